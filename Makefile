@@ -1,0 +1,53 @@
+# The IU core proof suite. `make prove` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := prove
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+WORKERS ?= 2
+PROFILE ?= $(if $(CI),ci,dev)
+DSN     ?=
+REPORTS ?= reports
+PYTEST_ARGS ?=
+
+TARGET_ARGS := $(if $(DSN),--iu-dsn='$(DSN)')
+PYTEST := IU_PROVE_PROFILE=$(PROFILE) $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
+          --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1 $(TARGET_ARGS)
+
+.PHONY: prove test lint migrate pins pins-check venv clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml tools/install-system-deps.sh
+	tools/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)  ## create the virtualenv and install the suite (re-used while pyproject.toml is unchanged)
+
+prove: $(STAMP)  ## prove every claim (embedded PostgreSQL, or DSN=postgresql://…); writes reports/
+	$(PYTEST) proofs $(PYTEST_ARGS)
+
+test: lint $(STAMP)  ## everything: lint, the proofs and the suite's own tests
+	$(PYTEST) proofs tests $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff over the Python code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check --diff . >/dev/null || (echo "ruff format: run '$(VENV)/bin/ruff format .'"; exit 1)
+
+migrate: $(STAMP)  ## apply pending migrations and the fixtures to DSN (a scratch database)
+	@test -n "$(DSN)" || { echo "make migrate needs DSN=postgresql://…"; exit 2; }
+	$(VENV)/bin/iu-migrate --dsn '$(DSN)' --with-fixtures
+
+pins: $(STAMP)  ## print the current inventory in the format of fixtures/pins.toml
+	@$(VENV)/bin/iu-pins $(if $(DSN),--dsn '$(DSN)')
+
+pins-check: $(STAMP)  ## show the difference between the inventory and the pins
+	@$(VENV)/bin/iu-pins --check $(if $(DSN),--dsn '$(DSN)')
+
+clean:  ## remove the virtualenv and reports
+	rm -rf $(VENV) $(REPORTS) .ruff_cache

@@ -1,0 +1,52 @@
+"""``iu-pins``: print the current inventory in the format of fixtures/pins.toml.
+
+Without ``--dsn`` it builds the substrate on a throw-away embedded cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from iu_prove import migrations, pins
+from iu_prove.dsn import TargetUnavailable, connect
+from iu_prove.embedded import EmbeddedCluster
+
+
+def _print(dsn: str, check: bool) -> int:
+    with connect(dsn) as conn:
+        head = migrations.head(conn) or "none"
+        live = pins.inventory(conn)
+    if check:
+        diff = pins.diff(pins.pinned(head), live)
+        for line in diff:
+            print(line)
+        print(f"head {head}: {'matches the pins' if not diff else f'{len(diff)} difference(s) from the pins'}")
+        return 1 if diff else 0
+    sys.stdout.write(pins.render(head, live))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="iu-pins", description=__doc__)
+    parser.add_argument("--dsn", default=os.environ.get("IU_PROVE_DSN"))
+    parser.add_argument("--upto", help="inventory at this migration head (embedded only)")
+    parser.add_argument("--check", action="store_true", help="print the difference from the pins; exit 1 if any")
+    args = parser.parse_args(argv)
+    try:
+        if args.dsn:
+            return _print(args.dsn, args.check)
+        with EmbeddedCluster() as cluster:
+            with connect(cluster.dsn("postgres"), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE iu_pins")
+            with connect(cluster.dsn("iu_pins")) as conn:
+                migrations.apply(conn, upto=args.upto)
+            return _print(cluster.dsn("iu_pins"), args.check)
+    except (TargetUnavailable, migrations.MigrationError, pins.PinsError) as exc:
+        print(f"iu-pins: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

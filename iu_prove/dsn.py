@@ -1,0 +1,46 @@
+"""Connection strings: connect with one clear line on failure, never show a password."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+class TargetUnavailable(RuntimeError):
+    """The database cannot be reached or refuses us: one line, password masked."""
+
+
+def mask(dsn: str) -> str:
+    """Return the DSN with any password replaced by ``***``."""
+    masked = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", masked)
+
+
+def _password(dsn: str) -> str | None:
+    try:
+        return conninfo_to_dict(dsn).get("password")  # type: ignore[return-value]
+    except psycopg.ProgrammingError:
+        return None
+
+
+def with_dbname(dsn: str, dbname: str) -> str:
+    """The same server and credentials, another database."""
+    return make_conninfo(dsn, dbname=dbname)
+
+
+def dbname_of(dsn: str) -> str:
+    return str(conninfo_to_dict(dsn).get("dbname") or "")
+
+
+def connect(dsn: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:
+    """Connect, or raise :class:`TargetUnavailable` with one masked line."""
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=connect_timeout)
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        secret = _password(dsn)
+        if secret:
+            first = first.replace(secret, "***")
+        raise TargetUnavailable(f"cannot connect to {mask(dsn)}: {first}") from None

@@ -1,0 +1,99 @@
+"""Evidence: the named observations a proof records for the report.
+
+``evidence.expect(name, have=…, want=…)`` records the observation and fails
+with pgTAP-style have/want text (plus the offending rows) when they differ, so
+a proof cannot assert without leaving its numbers behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+
+class ProofFailed(AssertionError):
+    """A claim does not hold: carries have/want and the offending rows."""
+
+    def __init__(self, name: str, have: Any, want: Any, rows: Sequence[Any] | None = None, note: str = ""):
+        self.name, self.have, self.want, self.rows, self.note = name, have, want, list(rows or []), note
+        super().__init__(self.text())
+
+    def text(self) -> str:
+        lines = [f"{self.name}", f"    have: {_show(self.have)}", f"    want: {_show(self.want)}"]
+        if self.note:
+            lines.append(f"    note: {self.note}")
+        if self.rows:
+            lines.append(f"    offending rows ({len(self.rows)}):")
+            lines += [f"      {_show(r)}" for r in self.rows[:20]]
+            if len(self.rows) > 20:
+                lines.append(f"      … {len(self.rows) - 20} more")
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
+
+
+def jsonable(value: Any) -> Any:
+    """Make database values (uuid, timestamps, decimals, rows) JSON-friendly."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=json.dumps) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, (uuid.UUID, dt.datetime, dt.date, dt.timedelta)):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+class Evidence:
+    """Observations of one proof, in the order they were made."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+
+    def record(self, name: str, value: Any) -> Any:
+        self.items[name] = jsonable(value)
+        return value
+
+    def add(self, name: str, value: Any) -> None:
+        """Append to a list observation (e.g. every N Hypothesis tried)."""
+        self.items.setdefault(name, []).append(jsonable(value))
+
+    def before_after(self, name: str, before: Any, after: Any) -> None:
+        entry: dict[str, Any] = {"before": jsonable(before), "after": jsonable(after)}
+        if isinstance(before, int) and isinstance(after, int):
+            entry["delta"] = after - before
+        self.items[name] = entry
+
+    def expect(self, name: str, *, have: Any, want: Any, rows: Iterable[Any] = (), note: str = "") -> None:
+        """Record ``have`` under ``name``; fail with have/want unless it equals ``want``."""
+        self.record(name, have)
+        if jsonable(have) != jsonable(want):
+            raise ProofFailed(name, have, want, list(rows), note)
+
+    def expect_true(self, name: str, have: Any, *, rows: Iterable[Any] = (), note: str = "") -> None:
+        self.expect(name, have=bool(have), want=True, rows=rows, note=note)
+
+    def expect_where(
+        self, name: str, have: Any, test: Callable[[Any], bool], want: str, rows: Iterable[Any] = ()
+    ) -> None:
+        """Record ``have``; fail unless ``test(have)``; ``want`` describes the test."""
+        self.record(name, have)
+        if not test(have):
+            raise ProofFailed(name, have, want, list(rows))
+
+    def expect_no_rows(self, name: str, rows: Sequence[Any]) -> None:
+        """Record the count of offending rows; fail listing them unless there are none."""
+        self.expect(name, have=len(rows), want=0, rows=rows)
+
+    def as_json(self) -> str:
+        return json.dumps(self.items, ensure_ascii=False, sort_keys=False)

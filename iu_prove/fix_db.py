@@ -1,0 +1,182 @@
+"""Database fixtures: the worker's clone, its connection, rolled-back transactions,
+fresh clones for durable proofs, and a private cluster for restart proofs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+import psycopg
+import pytest
+
+from iu_prove import claims, migrations, seed
+from iu_prove.dsn import connect
+from iu_prove.embedded import EmbeddedCluster
+from iu_prove.isolation import rolled_back as _rolled_back
+from iu_prove.target import Target
+
+
+def _state(config: pytest.Config):
+    from iu_prove.plugin import STATE
+
+    return config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def iu_target(pytestconfig: pytest.Config) -> Target:
+    """The run's database target (embedded, attached or DSN)."""
+    tgt = _state(pytestconfig).target
+    if tgt is None:
+        pytest.skip("no database target in this run")
+    return tgt
+
+
+@pytest.fixture(scope="session")
+def proof_dsn(iu_target: Target) -> Iterator[str]:
+    """This worker's database: its own clone of the template, or the DSN database."""
+    if iu_target.database_dsn:
+        yield iu_target.database_dsn
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"iu_proof_{worker}_{os.getpid()}"
+    dsn = iu_target.clone(name)
+    yield dsn
+    iu_target.drop(name)
+
+
+class ConnectionHolder:
+    """One connection per worker, reopened if a proof broke it (e.g. a restart)."""
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self._conn: psycopg.Connection | None = None
+
+    def get(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self.dsn)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+
+@pytest.fixture(scope="session")
+def db_connection(proof_dsn: str) -> Iterator[ConnectionHolder]:
+    holder = ConnectionHolder(proof_dsn)
+    yield holder
+    holder.close()
+
+
+def transaction_setup(config: pytest.Config, *, read_only: bool = False) -> list[str]:
+    """SQL run after BEGIN in every proof transaction: fixtures, sabotage, read-only."""
+    state = _state(config)
+    setup = []
+    if state.target is not None and state.target.seed_in_transaction:
+        setup.append(seed.script())
+    if state.sabotage is not None and state.sabotage.mode == "transaction":
+        setup.append(state.sabotage.sql)
+    if read_only:
+        setup.append("SELECT set_config('transaction_read_only', 'on', true)")
+    return setup
+
+
+@pytest.fixture
+def rolled_back(
+    request: pytest.FixtureRequest, db_connection: ConnectionHolder
+) -> Callable[[], AbstractContextManager[psycopg.Connection]]:
+    """A factory: ``with rolled_back() as conn:`` is one proof transaction, always rolled back.
+
+    Hypothesis proofs open one per example inside the test body.
+    """
+    config = request.config
+    read_only = claims.proof_class_of(request.node) == "readonly"
+
+    @contextmanager
+    def factory() -> Iterator[psycopg.Connection]:
+        with _rolled_back(
+            db_connection.get(), timeouts=_state(config).timeouts, setup=transaction_setup(config, read_only=read_only)
+        ) as conn:
+            yield conn
+
+    return factory
+
+
+@pytest.fixture
+def db(rolled_back) -> Iterator[psycopg.Connection]:
+    """The proof's connection, inside a transaction that is rolled back afterwards."""
+    with rolled_back() as conn:
+        yield conn
+
+
+@pytest.fixture
+def fresh_database(request: pytest.FixtureRequest, iu_target: Target) -> Iterator[str]:
+    """A database of the proof's own, committed to freely (durable proofs).
+
+    A clone of the template on the embedded target (dropped afterwards); on a
+    scratch DSN target, the scratch database itself.
+    """
+    if claims.proof_class_of(request.node) != "durable":
+        raise pytest.UsageError(f"{request.node.nodeid}: fresh_database is for @pytest.mark.durable proofs")
+    if not iu_target.clones_allowed:
+        if iu_target.scratch and iu_target.database_dsn:
+            yield iu_target.database_dsn
+            return
+        pytest.skip("needs a template to clone (embedded target) or a --iu-scratch database")
+    name = f"iu_fresh_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    dsn = iu_target.clone(name)
+    state = _state(request.config)
+    if state.sabotage is not None and state.sabotage.mode == "transaction":
+        with connect(dsn) as conn:  # durable proofs see the sabotage too
+            conn.execute(state.sabotage.sql)
+            conn.commit()
+    yield dsn
+    iu_target.drop(name)
+
+
+@pytest.fixture(scope="session")
+def private_cluster(pytestconfig: pytest.Config, iu_target: Target) -> Iterator[EmbeddedCluster]:
+    """A cluster of this worker's own, with the substrate and fixtures, that
+    proofs may restart or crash without touching other workers."""
+    if iu_target.kind == "dsn":
+        pytest.skip("server restarts are proven on the embedded target only")
+    cluster = EmbeddedCluster()
+    try:
+        cluster.init()
+        cluster.start()
+        with connect(cluster.dsn("postgres"), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE iu_private")
+        with connect(cluster.dsn("iu_private")) as conn:
+            migrations.apply(conn)
+            seed.load(conn)
+            sab = _state(pytestconfig).sabotage
+            if sab is not None:
+                conn.execute(sab.sql)
+                conn.commit()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def attach_spec(iu_target: Target) -> str:
+    """What a child pytest run needs to attach to this run's cluster and template."""
+    if not iu_target.clones_allowed:
+        pytest.skip("nested runs need the embedded target's template database")
+    from iu_prove.nested import attach_spec as spec
+
+    return spec(iu_target.server_dsn, iu_target.template)
+
+
+@pytest.fixture
+def scratch_database(iu_target: Target) -> Iterator[str]:
+    """An empty database on the run's server, dropped afterwards (suite tests)."""
+    if iu_target.kind == "dsn":
+        pytest.skip("needs the embedded server")
+    name = f"iu_scratch_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    janitor = iu_target.janitor(name)
+    janitor.drop()
+    janitor.init()
+    yield iu_target.dsn_for(name)
+    janitor.drop()

@@ -1,0 +1,55 @@
+"""Run the proofs again in a child pytest process (mutation runs, suite tests),
+attached to an already running cluster so no child builds its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iu_prove import paths
+from iu_prove.target import ATTACH_ENV
+
+
+@dataclass
+class NestedRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] | None
+
+    def verdicts(self) -> dict[str, str]:
+        return {c["id"]: c["verdict"] for c in (self.report or {}).get("claims", [])}
+
+
+def attach_spec(server_dsn: str, template: str) -> str:
+    return json.dumps({"server": server_dsn, "template": template})
+
+
+def run(
+    args: list[str],
+    *,
+    report_dir: Path,
+    attach: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 1200,
+    cwd: Path = paths.ROOT,
+) -> NestedRun:
+    """``python -m pytest ARGS`` writing its report to ``report_dir``."""
+    child_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "IU_PROVE_DSN", ATTACH_ENV))
+    }
+    if attach:
+        child_env[ATTACH_ENV] = attach
+    child_env.update(env or {})
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--iu-report-dir={report_dir}", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env, cwd=cwd)
+    report_path = report_dir / "proof-report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    return NestedRun(proc.returncode, proc.stdout, proc.stderr, report)

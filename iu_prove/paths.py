@@ -1,0 +1,15 @@
+"""Where the project's files live, resolved from the repository root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(os.environ.get("IU_PROVE_ROOT", Path(__file__).resolve().parent.parent))
+MIGRATIONS = ROOT / "sql" / "migrations"
+OPS = ROOT / "sql" / "ops"
+SEED = ROOT / "fixtures" / "seed"
+PINS = ROOT / "fixtures" / "pins.toml"
+SABOTAGES = ROOT / "fixtures" / "sabotages"
+DECISIONS = ROOT / "fixtures" / "decisions.toml"
+REPORTS = ROOT / "reports"

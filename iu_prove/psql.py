@@ -1,0 +1,62 @@
+"""Run ops scripts through the real ``psql`` client, as an operator would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from iu_prove import paths
+
+
+class PsqlNotFound(RuntimeError):
+    pass
+
+
+@dataclass
+class PsqlResult:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def __str__(self) -> str:
+        return f"psql exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def psql_binary() -> str:
+    found = shutil.which("psql")
+    if not found:
+        raise PsqlNotFound("psql is not on PATH; install the PostgreSQL client (`apt-get install postgresql-client`)")
+    return found
+
+
+def run(
+    dsn: str,
+    script: str | Path | None = None,
+    *,
+    variables: dict[str, object] | None = None,
+    command: str | None = None,
+    stdin: str | None = None,
+    timeout: float = 300,
+) -> PsqlResult:
+    """``psql -X -v ON_ERROR_STOP=1 [-v k=v…] -f script`` (paths relative to ``sql/ops``)."""
+    args = [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    for key, value in (variables or {}).items():
+        args += ["-v", f"{key}={value}"]
+    if script is not None:
+        path = Path(script)
+        if not path.is_absolute():
+            path = paths.OPS / path
+        args += ["-f", str(path)]
+    if command is not None:
+        args += ["-c", command]
+    env = {**os.environ, "PGAPPNAME": "iu-prove-psql"}
+    proc = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
+    return PsqlResult(args, proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,157 @@
+"""Database targets: where the proofs run.
+
+* ``embedded`` (default): one throw-away cluster per run; migrations and
+  fixtures are loaded once into a template database; each xdist worker works
+  in its own clone of it.
+* ``attached``: an already running embedded cluster and template handed over
+  by a parent run (``IU_PROVE_ATTACH``), so nested runs (``make mutate``, the
+  suite's own tests) do not each build one.
+* ``dsn``: an existing database that already has the substrate. Nothing is
+  migrated or committed there unless it is declared disposable (scratch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from iu_prove import migrations, preflight, seed
+from iu_prove.dsn import connect, dbname_of, with_dbname
+from iu_prove.embedded import EmbeddedCluster
+from iu_prove.sabotage import Sabotage
+
+TEMPLATE = "iu_template"
+ATTACH_ENV = "IU_PROVE_ATTACH"
+
+
+@dataclass
+class Target:
+    """What every process of a run needs to know about the database target."""
+
+    kind: str  # embedded | attached | dsn
+    server_dsn: str  # a maintenance connection on the server
+    template: str | None = None  # template database clones are made from
+    database_dsn: str | None = None  # dsn target: the database itself
+    scratch: bool = False
+    seed_in_transaction: bool = False  # dsn target without the fixtures loaded
+    head: str | None = None
+    server_version: str = ""
+    owned_templates: list[str] = field(default_factory=list)
+
+    @property
+    def clones_allowed(self) -> bool:
+        return self.template is not None
+
+    @property
+    def commits_allowed(self) -> bool:
+        return self.kind != "dsn" or self.scratch
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Target:
+        return cls(**json.loads(text))
+
+    # -- databases on the server -------------------------------------------
+    def janitor(self, dbname: str, template: str | None = None, as_template: bool = False) -> DatabaseJanitor:
+        info = conninfo_to_dict(self.server_dsn)
+        return DatabaseJanitor(
+            user=str(info.get("user") or ""),
+            host=str(info.get("host") or "127.0.0.1"),
+            port=str(info.get("port") or 5432),
+            password=info.get("password"),  # type: ignore[arg-type]
+            dbname=dbname,
+            template_dbname=template,
+            as_template=as_template,
+            maintenance_dbname=dbname_of(self.server_dsn) or "postgres",
+        )
+
+    def clone(self, dbname: str, template: str | None = None) -> str:
+        """Create ``dbname`` from the template; return its DSN."""
+        template = template or self.template
+        if template is None:
+            raise RuntimeError("this target has no template database to clone from")
+        janitor = self.janitor(dbname, template)
+        janitor.drop()
+        janitor.init()
+        return with_dbname(self.server_dsn, dbname)
+
+    def drop(self, dbname: str) -> None:
+        self.janitor(dbname).drop()
+
+    def dsn_for(self, dbname: str) -> str:
+        return with_dbname(self.server_dsn, dbname)
+
+
+def build_template(target: Target, name: str = TEMPLATE, progress=None) -> None:
+    """Create the template database: every migration, then the fixtures."""
+    janitor = target.janitor(name, as_template=True)
+    janitor.drop()
+    janitor.init()
+    with connect(target.dsn_for(name)) as conn:
+        migrations.apply(conn, progress=progress)
+        seed.load(conn)
+
+
+def derive_sabotaged_template(target: Target, sab: Sabotage) -> str:
+    """A copy of the template with a ``database``-mode sabotage committed in it."""
+    name = f"{target.template}_sabotaged_{os.getpid()}"
+    target.clone(name)
+    with connect(target.dsn_for(name)) as conn:
+        conn.execute(sab.sql)
+        conn.commit()
+    with connect(target.server_dsn, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("ALTER DATABASE {} WITH is_template true").format(psycopg.sql.Identifier(name)))
+    target.owned_templates.append(name)
+    target.template = name
+    return name
+
+
+def describe(conn: psycopg.Connection) -> tuple[str, str | None]:
+    """(server version string, migration head) of a connected database."""
+    version = conn.execute("SHOW server_version").fetchone()[0]
+    return version, migrations.head(conn)
+
+
+def embedded(cluster: EmbeddedCluster, progress=None) -> Target:
+    target = Target(kind="embedded", server_dsn=cluster.dsn("postgres"), template=TEMPLATE)
+    build_template(target, progress=progress)
+    with connect(target.dsn_for(TEMPLATE)) as conn:
+        target.server_version, target.head = describe(conn)
+    return target
+
+
+def attached(spec: str) -> Target:
+    data = json.loads(spec)
+    target = Target(kind="attached", server_dsn=data["server"], template=data["template"])
+    with connect(target.dsn_for(target.template)) as conn:
+        target.server_version, target.head = describe(conn)
+    return target
+
+
+def from_dsn(dsn: str, scratch: bool, progress=None) -> Target:
+    """Check a DSN target (exit-2 errors raise) and, if scratch, bring it to head."""
+    with connect(dsn) as conn:
+        if scratch:
+            migrations.apply(conn, progress=progress)
+            if not seed.present(conn):
+                seed.load(conn)
+        head = preflight.check(conn, dsn)
+        version, _ = describe(conn)
+        has_seed = seed.present(conn)
+        conn.rollback()
+    return Target(
+        kind="dsn",
+        server_dsn=dsn,
+        database_dsn=dsn,
+        scratch=scratch,
+        seed_in_transaction=not has_seed,
+        head=head,
+        server_version=version,
+    )

@@ -1,0 +1,53 @@
+"""Preflight and bad targets: one clear message, exit code 2, no proof runs,
+the password never shown."""
+
+import pytest
+
+from iu_prove import nested
+from iu_prove.dsn import with_dbname
+
+pytestmark = pytest.mark.slow
+
+SECRET = "s3cr3t-pass"
+
+
+def prove(tmp_path, *extra):
+    return nested.run(["proofs", "-p", "no:xdist", "-q", *extra], report_dir=tmp_path / "reports")
+
+
+def test_a_database_without_the_substrate_gets_one_message_listing_what_is_missing(tmp_path, scratch_database):
+    run = prove(tmp_path, f"--iu-dsn={scratch_database}")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "lacks the IU core substrate" in run.stderr
+    for obj in ("table information_unit", "function dot_iu_healthcheck", "view v_iu_auto_instantiate_event_log"):
+        assert obj in run.stderr
+    assert " passed" not in run.stdout and run.report is None
+
+
+def test_an_unreachable_server_is_one_line_with_the_password_masked(tmp_path):
+    dsn = f"postgresql://someone:{SECRET}@127.0.0.1:1/nowhere"
+    run = prove(tmp_path, f"--iu-dsn={dsn}")
+    assert run.returncode == 2
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, run.stderr
+    assert "cannot connect to postgresql://someone:***@127.0.0.1:1/nowhere" in lines[0]
+    assert SECRET not in run.stdout + run.stderr
+
+
+def test_a_wrong_database_name_is_one_clear_line(tmp_path, iu_target):
+    dsn = with_dbname(iu_target.server_dsn, "no_such_database")
+    run = prove(tmp_path, f"--iu-dsn={dsn}")
+    assert run.returncode == 2
+    assert 'database "no_such_database" does not exist' in run.stderr
+
+
+def test_a_wrong_password_is_refused_without_showing_it(tmp_path, iu_target):
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(iu_target.server_dsn)
+    # the embedded server trusts local TCP; a nonexistent role stands for bad credentials
+    dsn = f"postgresql://nobody:{SECRET}@{info['host']}:{info['port']}/postgres"
+    run = prove(tmp_path, f"--iu-dsn={dsn}")
+    assert run.returncode == 2
+    assert 'role "nobody" does not exist' in run.stderr
+    assert SECRET not in run.stdout + run.stderr
