@@ -28,15 +28,45 @@ def _print(dsn: str, check: bool) -> int:
     return 0
 
 
+HEADER = """\
+# Pinned inventory of the IU core substrate, keyed by migration head.
+#
+# A macro that changes the surface (a table, view, function, trigger or
+# healthcheck surface) adds the block for its new head in the same change:
+# `make pins` prints the current head's block, `iu-pins --all` this whole file.
+# The pins proofs print the exact difference (`+ trigger trg_… on …`).
+"""
+FIRST_PINNED_HEAD = "035"
+
+
+def _all_heads() -> str:
+    """Apply the migrations one at a time and pin every head from 035 on."""
+    blocks = [HEADER]
+    with EmbeddedCluster() as cluster:
+        with connect(cluster.dsn("postgres"), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE iu_pins")
+        with connect(cluster.dsn("iu_pins")) as conn:
+            for mig in migrations.discover():
+                migrations.apply(conn, upto=mig.version)
+                if mig.version >= FIRST_PINNED_HEAD:
+                    blocks.append(pins.render(mig.version, pins.inventory(conn)))
+                    conn.rollback()
+    return "\n".join(blocks)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iu-pins", description=__doc__)
     parser.add_argument("--dsn", default=os.environ.get("IU_PROVE_DSN"))
     parser.add_argument("--upto", help="inventory at this migration head (embedded only)")
     parser.add_argument("--check", action="store_true", help="print the difference from the pins; exit 1 if any")
+    parser.add_argument("--all", action="store_true", help="every head from 035 on: the whole pins file (embedded)")
     args = parser.parse_args(argv)
     try:
         if args.dsn:
             return _print(args.dsn, args.check)
+        if args.all:
+            sys.stdout.write(_all_heads())
+            return 0
         with EmbeddedCluster() as cluster:
             with connect(cluster.dsn("postgres"), autocommit=True) as conn:
                 conn.execute("CREATE DATABASE iu_pins")
