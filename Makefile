@@ -16,7 +16,7 @@ TARGET_ARGS := $(if $(DSN),--iu-dsn='$(DSN)')
 PYTEST := IU_PROVE_PROFILE=$(PROFILE) $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
           --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1 $(TARGET_ARGS)
 
-.PHONY: prove test lint migrate pins pins-check venv clean help
+.PHONY: prove test lint migrate pins pins-check mutate venv clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +48,9 @@ pins: $(STAMP)  ## print the current inventory in the format of fixtures/pins.to
 
 pins-check: $(STAMP)  ## show the difference between the inventory and the pins
 	@$(VENV)/bin/iu-pins --check $(if $(DSN),--dsn '$(DSN)')
+
+mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
+	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --report-dir $(REPORTS)
 
 clean:  ## remove the virtualenv and reports
 	rm -rf $(VENV) $(REPORTS) .ruff_cache

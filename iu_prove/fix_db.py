@@ -166,7 +166,7 @@ def attach_spec(iu_target: Target) -> str:
         pytest.skip("nested runs need the embedded target's template database")
     from iu_prove.nested import attach_spec as spec
 
-    return spec(iu_target.server_dsn, iu_target.template)
+    return spec(iu_target.server_dsn, iu_target.template, iu_target.head, iu_target.server_version)
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ class NestedRun:
         return {c["id"]: c["verdict"] for c in (self.report or {}).get("claims", [])}
 
 
-def attach_spec(server_dsn: str, template: str) -> str:
-    return json.dumps({"server": server_dsn, "template": template})
+def attach_spec(server_dsn: str, template: str, head: str | None = None, server_version: str = "") -> str:
+    return json.dumps({"server": server_dsn, "template": template, "head": head, "server_version": server_version})
 
 
 def run(

@@ -272,7 +272,9 @@ def render_markdown(doc: dict[str, Any]) -> str:
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in (pins_info.get("counts") or {}).items())
         )
         out.append("")
-        if pins_info.get("error"):
+        if pins_info.get("note"):
+            out += [pins_info["note"], ""]
+        elif pins_info.get("error"):
             out += [f"Pins problem: {pins_info['error']}", ""]
         elif pins_info.get("diff"):
             out += ["Live inventory differs from the pins:", "", "```", *pins_info["diff"], "```", ""]

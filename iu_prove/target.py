@@ -128,11 +128,16 @@ def embedded(cluster: EmbeddedCluster, progress=None) -> Target:
 
 
 def attached(spec: str) -> Target:
+    """Attach to a parent run's cluster. Never connects to the template: a session
+    on it would make a concurrent clone of it fail (or be terminated by one)."""
     data = json.loads(spec)
-    target = Target(kind="attached", server_dsn=data["server"], template=data["template"])
-    with connect(target.dsn_for(target.template)) as conn:
-        target.server_version, target.head = describe(conn)
-    return target
+    return Target(
+        kind="attached",
+        server_dsn=data["server"],
+        template=data["template"],
+        head=data.get("head"),
+        server_version=data.get("server_version", ""),
+    )
 
 
 def from_dsn(dsn: str, scratch: bool, progress=None) -> Target:

@@ -1,0 +1,116 @@
+"""The falsifiability matrix: every registered sabotage, applied one at a time,
+must make each claim it names fail.
+
+Each sabotage runs in a child pytest run attached to one shared cluster (so no
+child builds its own), selecting only the claims it targets. The result is
+``mutation-report.{md,json}``: sabotage → claims expected to fail → claims that did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from iu_prove import nested
+from iu_prove.sabotage import Sabotage, registry
+
+
+@dataclass
+class Outcome:
+    sabotage: str
+    kills: list[str]
+    mode: str
+    description: str
+    failed_claims: list[str] = field(default_factory=list)
+    survivors: list[str] = field(default_factory=list)  # targeted claims that did not fail
+    duration_s: float = 0.0
+    error: str = ""
+
+    @property
+    def killed(self) -> bool:
+        return not self.survivors and not self.error
+
+
+def run_one(sab: Sabotage, attach: str, workdir: Path, extra_args: list[str]) -> Outcome:
+    started = time.monotonic()
+    report_dir = workdir / sab.id.replace("/", "__")
+    run = nested.run(
+        ["proofs", "-p", "no:xdist", "-q", "--iu-sabotage", sab.id, "--iu-claims", ",".join(sab.kills), *extra_args],
+        report_dir=report_dir,
+        attach=attach,
+    )
+    verdicts = run.verdicts()
+    out = Outcome(sab.id, list(sab.kills), sab.mode, sab.description, duration_s=round(time.monotonic() - started, 2))
+    out.failed_claims = sorted(c for c, v in verdicts.items() if v == "failed")
+    out.survivors = [c for c in sab.kills if verdicts.get(c) != "failed"]
+    if run.report is None:
+        out.error = (run.stderr or run.stdout).strip()[-800:] or f"child run exited {run.returncode} without a report"
+    else:
+        missing = [c for c in sab.kills if c not in verdicts]
+        if missing:
+            out.error = f"no proof carries claim(s) {', '.join(missing)}"
+    return out
+
+
+def run_all(
+    attach: str,
+    *,
+    only: str | None = None,
+    jobs: int = 2,
+    extra_args: list[str] | None = None,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> list[Outcome]:
+    sabotages = [s for s in registry().values() if not only or only in s.id]
+    outcomes: list[Outcome] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="iu-mutate-") as tmp, ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_one, s, attach, Path(tmp), extra_args or []): s for s in sabotages}
+        for done, future in enumerate(as_completed(futures), start=1):
+            out = future.result()
+            outcomes.append(out)
+            elapsed = time.monotonic() - started
+            eta = elapsed / done * (len(sabotages) - done)
+            state = "killed" if out.killed else f"SURVIVED ({out.error or ', '.join(out.survivors)})"
+            progress(f"[{done}/{len(sabotages)}] {out.sabotage}: {state} in {out.duration_s:.1f}s — ETA {eta:.0f}s")
+    return sorted(outcomes, key=lambda o: o.sabotage)
+
+
+def document(outcomes: list[Outcome]) -> dict:
+    survived = [o.sabotage for o in outcomes if not o.killed]
+    return {
+        "verdict": "failed" if survived or not outcomes else "proven",
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "sabotages": len(outcomes),
+        "killed": len(outcomes) - len(survived),
+        "survived": survived,
+        "matrix": [asdict(o) | {"killed": o.killed} for o in outcomes],
+    }
+
+
+def write(outcomes: list[Outcome], report_dir: Path) -> dict:
+    doc = document(outcomes)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "mutation-report.json").write_text(json.dumps(doc, indent=2) + "\n")
+    lines = [
+        "# Mutation report: every claim can fail",
+        "",
+        f"**{doc['killed']} of {doc['sabotages']} sabotages killed** — verdict {doc['verdict'].upper()}",
+        "",
+        "| sabotage | mode | claims expected to fail | claims that failed | result |",
+        "|---|---|---|---|---|",
+    ]
+    for o in outcomes:
+        result = "killed" if o.killed else f"**survived** {o.error or ', '.join(o.survivors)}"
+        lines.append(
+            f"| `{o.sabotage}` — {o.description} | {o.mode} | {', '.join(o.kills)} "
+            f"| {', '.join(o.failed_claims) or '—'} | {result} |"
+        )
+    (report_dir / "mutation-report.md").write_text("\n".join(lines) + "\n")
+    return doc

@@ -1,0 +1,112 @@
+"""Small accessors for the IU core substrate, shared by the proofs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+GATES = {
+    "iu_core.three_axis_auto_refresh_enabled": False,
+    "iu_core.auto_instantiate_enabled": False,
+    "iu_core.delivery_enabled": False,
+    "iu_core.delivery_live_routes": "",
+    "iu_core.retention_enabled": False,
+}
+DIEU_ENVELOPE = (27, 23, 36)
+INTERNAL_EVENT_TYPE = "iu.template.instance_auto_composed"
+BACKGROUND_ACTOR = "iu-core-12x-bulk"
+PROOF_ACTOR = "iu-prove"
+
+
+def scalar(conn: psycopg.Connection, query: str, params: Iterable[object] = ()) -> object:
+    row = conn.execute(query, list(params)).fetchone()
+    return row[0] if row else None
+
+
+def count(conn: psycopg.Connection, table: str, where: str = "true", params: Iterable[object] = ()) -> int:
+    query = sql.SQL("SELECT count(*) FROM {} WHERE ").format(sql.Identifier(table)) + sql.SQL(where)
+    return int(conn.execute(query, list(params)).fetchone()[0])
+
+
+def counts(conn: psycopg.Connection, tables: Iterable[str]) -> dict[str, int]:
+    return {t: count(conn, t) for t in tables}
+
+
+def gate(conn: psycopg.Connection, key: str) -> object:
+    return scalar(conn, "SELECT fn_iu_core_config_get(%s)", [key])
+
+
+def set_gate(conn: psycopg.Connection, key: str, value: object, actor: str = PROOF_ACTOR) -> None:
+    """Change a gate inside the caller's transaction (never outside one that is rolled back)."""
+    conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [key, json.dumps(value), actor])
+
+
+def envelope(conn: psycopg.Connection, code: str) -> tuple[int, int, int] | None:
+    row = conn.execute(
+        "SELECT e.axis_a_count, e.axis_b_count, e.axis_c_count FROM iu_three_axis_envelope e "
+        "JOIN information_unit u ON u.id = e.collection_id WHERE u.code = %s",
+        [code],
+    ).fetchone()
+    return tuple(row) if row else None
+
+
+def computed_envelope(conn: psycopg.Connection, code: str) -> tuple[int, int, int] | None:
+    row = conn.execute(
+        "SELECT c.* FROM information_unit u, fn_iu_three_axis_envelope_compute(u.id) c WHERE u.code = %s", [code]
+    ).fetchone()
+    return tuple(row) if row else None
+
+
+def envelope_mismatches(conn: psycopg.Connection) -> list[tuple]:
+    """Collections whose cached envelope differs from recomputation (or is missing)."""
+    return conn.execute("""
+        SELECT u.code, e.axis_a_count, e.axis_b_count, e.axis_c_count, c.axis_a_count, c.axis_b_count, c.axis_c_count
+          FROM information_unit u
+          CROSS JOIN LATERAL fn_iu_three_axis_envelope_compute(u.id) c
+          LEFT JOIN iu_three_axis_envelope e ON e.collection_id = u.id
+         WHERE u.kind = 'collection'
+           AND (e.collection_id IS NULL OR (e.axis_a_count, e.axis_b_count, e.axis_c_count)
+                IS DISTINCT FROM (c.axis_a_count, c.axis_b_count, c.axis_c_count))
+         ORDER BY u.code""").fetchall()
+
+
+def dirty_codes(conn: psycopg.Connection) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT u.code FROM iu_three_axis_envelope_dirty d JOIN information_unit u ON u.id = d.collection_id "
+            "ORDER BY u.code"
+        ).fetchall()
+    ]
+
+
+def instantiate(
+    conn: psycopg.Connection,
+    template_code: str,
+    actor: str = PROOF_ACTOR,
+    *,
+    dry_run: bool = False,
+    version: int | None = None,
+    instance_code: str | None = None,
+) -> tuple:
+    return conn.execute(
+        "SELECT * FROM dot_iu_auto_instantiate_from_event(%s, %s, %s, %s, %s)",
+        [template_code, actor, dry_run, version, instance_code],
+    ).fetchone()
+
+
+def healthcheck(conn: psycopg.Connection) -> list[tuple[str, bool, str]]:
+    return [tuple(r) for r in conn.execute("SELECT surface, ok, detail FROM dot_iu_healthcheck()").fetchall()]
+
+
+def sqlstate_of(conn: psycopg.Connection, query: str, params: Iterable[object] = ()) -> tuple[str | None, str]:
+    """Run ``query`` in a savepoint; return (SQLSTATE, message) of the error it raises, or (None, '')."""
+    try:
+        with conn.transaction():
+            conn.execute(query, list(params))
+    except psycopg.Error as exc:
+        return exc.sqlstate, (exc.diag.message_primary or str(exc)).strip()
+    return None, ""

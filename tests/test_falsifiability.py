@@ -1,0 +1,46 @@
+"""Every claim can fail: each has a registered sabotage, and each sabotage,
+applied alone, makes every claim it names fail (the mutation matrix)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from iu_prove import mutation, paths
+from iu_prove.sabotage import SabotageError, registry
+
+CLAIM_MARK = re.compile(r"""mark\.claim\(\s*["']([A-Z]-\d+)["']\s*\)""")
+
+
+def proven_claims() -> set[str]:
+    return {m for f in (paths.ROOT / "proofs").rglob("test_*.py") for m in CLAIM_MARK.findall(f.read_text())}
+
+
+def test_every_claim_has_a_sabotage():
+    targeted = {c for s in registry().values() for c in s.kills}
+    assert sorted(proven_claims() - targeted) == []
+
+
+def test_every_sabotage_names_only_claims_that_have_proofs():
+    known = proven_claims()
+    assert {s.id: [c for c in s.kills if c not in known] for s in registry().values() if set(s.kills) - known} == {}
+
+
+def test_a_malformed_registry_is_refused(tmp_path):
+    (tmp_path / "bad.toml").write_text('[[sabotage]]\nid = "x"\nkills = []\ndescription = "d"\nsql = "select 1"\n')
+    with pytest.raises(SabotageError, match="names no claim"):
+        registry(tmp_path)
+    (tmp_path / "bad.toml").write_text('[[sabotage]]\nid = "x"\nkills = ["S-1"]\nsql = "select 1"\n')
+    with pytest.raises(SabotageError, match="lacks 'description'"):
+        registry(tmp_path)
+
+
+@pytest.mark.slow
+def test_every_sabotage_is_killed_by_the_claims_it_targets(attach_spec, pytestconfig):
+    """The mutation matrix (what `make mutate` runs), written beside the proof report."""
+    outcomes = mutation.run_all(attach_spec, jobs=2)
+    doc = mutation.write(outcomes, Path(pytestconfig.getoption("iu_report_dir")))
+    survivors = {
+        o.sabotage: o.error or f"claims still proven: {', '.join(o.survivors)}" for o in outcomes if not o.killed
+    }
+    assert survivors == {}, f"{doc['killed']} of {doc['sabotages']} sabotages killed"
