@@ -61,7 +61,14 @@ def test_a_failing_claim_makes_the_run_fail(run):
 
 def test_a_claim_is_proven_only_if_all_its_tests_pass(run):
     result, _ = run
-    assert result.verdicts() == {"S-1": "proven", "S-2": "failed", "S-3": "skipped"}
+    proofs = {k: v for k, v in result.verdicts().items() if k.startswith("S-")}
+    assert proofs == {"S-1": "proven", "S-2": "failed", "S-3": "skipped"}
+
+
+def test_the_decision_register_appears_as_awaiting_authority_or_out_of_scope(run):
+    result, _ = run
+    register = {k: v for k, v in result.verdicts().items() if not k.startswith("S-")}
+    assert register and set(register.values()) <= {"awaiting_authority", "out_of_scope"}
 
 
 def test_evidence_and_have_want_reach_the_json_and_markdown(run):
