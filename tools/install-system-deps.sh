@@ -19,7 +19,8 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)
 command -v pgbench >/dev/null || missing+=(postgresql-contrib)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
-command -v runuser >/dev/null || missing+=(util-linux)
+# runuser (util-linux) starts the server as the postgres OS user; only root needs it
+if [ "$(id -u)" -eq 0 ]; then command -v runuser >/dev/null || missing+=(util-linux); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
