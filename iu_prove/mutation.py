@@ -38,9 +38,14 @@ class Outcome:
         return not self.survivors and not self.error
 
 
-def run_one(sab: Sabotage, attach: str, workdir: Path, extra_args: list[str]) -> Outcome:
+def run_one(
+    sab: Sabotage, attach: str, workdir: Path, extra_args: list[str], sabotage_dir: Path | None = None
+) -> Outcome:
+    """Run the claims ``sab`` targets with it applied; ``sabotage_dir`` if it is not in the registry."""
     started = time.monotonic()
     report_dir = workdir / sab.id.replace("/", "__")
+    if sabotage_dir is not None:
+        extra_args = [*extra_args, f"--iu-sabotage-dir={sabotage_dir}"]
     run = nested.run(
         ["proofs", "-p", "no:xdist", "-q", "--iu-sabotage", sab.id, "--iu-claims", ",".join(sab.kills), *extra_args],
         report_dir=report_dir,

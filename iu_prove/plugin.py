@@ -13,11 +13,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from iu_prove import claims, isolation, paths, pins, profiles, sabotage, target
+from iu_prove import claims, isolation, paths, pins, profiles, residue, sabotage, target
 from iu_prove.dsn import TargetUnavailable, connect, mask
 from iu_prove.embedded import EmbeddedCluster, EmbeddedClusterError
 from iu_prove.evidence import ProofFailed
@@ -44,6 +45,7 @@ class RunState:
         self.claims_filter: set[str] | None = None
         self.timeouts = dict(isolation.DEFAULT_TIMEOUTS)
         self.run_info: dict[str, Any] = {}
+        self.residue_before: residue.Snapshot | None = None
 
     @property
     def is_worker(self) -> bool:
@@ -90,6 +92,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="apply this registered sabotage (see fixtures/sabotages) to every proof",
     )
     group.addoption(
+        "--iu-sabotage-dir",
+        default=os.environ.get("IU_PROVE_SABOTAGE_DIR", str(paths.SABOTAGES)),
+        help="where the sabotage registry is read from (default fixtures/sabotages)",
+    )
+    group.addoption(
         "--iu-claims",
         default=os.environ.get("IU_PROVE_CLAIMS"),
         help="comma-separated claim ids to run (others are deselected)",
@@ -119,7 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         profile = profiles.load_from_env(config.getoption("hypothesis_profile", None))
         if config.getoption("iu_sabotage"):
-            state.sabotage = sabotage.get(config.getoption("iu_sabotage"))
+            state.sabotage = sabotage.get(config.getoption("iu_sabotage"), Path(config.getoption("iu_sabotage_dir")))
     except (ValueError, sabotage.SabotageError) as exc:
         raise pytest.UsageError(str(exc)) from None
     state.run_info.update(
@@ -215,6 +222,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     ) as exc:
         state.shutdown()
         pytest.exit(str(exc), returncode=2)
+    if state.target.database_dsn:  # a database we do not own: it must end as it began
+        state.residue_before = residue.snapshot(state.target.database_dsn)
     state.run_info.update(
         {
             "target": f"{state.target.kind}: {where}",
@@ -306,6 +315,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         else:
             text = f"{type(exc).__name__}: {str(exc).strip()}"
         report.user_properties.append((PROP_FAILURE, text))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Compare the DSN target's fingerprint with the one taken at the start (H-1)."""
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.is_worker or state.residue_before is None or state.target is None:
+        return
+    changed = residue.differences(state.residue_before, residue.snapshot(state.target.database_dsn))
+    state.run_info["residue"] = {"checked": True, "differences": changed, "scratch": state.target.scratch}
+    if changed and not state.target.scratch:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        sys.stderr.write(
+            "iu-prove: the run left residue in the target database:\n"
+            + "\n".join(f"  {line}" for line in changed)
+            + "\n"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

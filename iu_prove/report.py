@@ -132,7 +132,9 @@ class ReportCollector:
 
     def document(self, exitstatus: int) -> dict[str, Any]:
         claim_rows = self.claims()
-        failed = any(c["verdict"] == "failed" for c in claim_rows) or bool(self.other_failures())
+        residue_info = self.run_info.get("residue") or {}
+        residue_found = bool(residue_info.get("differences")) and not residue_info.get("scratch")
+        failed = any(c["verdict"] == "failed" for c in claim_rows) or bool(self.other_failures()) or residue_found
         interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         n_values = sorted({n for c in claim_rows for n in _n_values(c["evidence"])})
         run = dict(self.run_info)
@@ -264,6 +266,20 @@ def render_markdown(doc: dict[str, Any]) -> str:
             out += [f"### {cid} — `{f['test']}`", "", "```", f["text"], "```", ""]
         for f in doc.get("other_failures", []):
             out += [f"### `{f['test']}`", "", "```", f["text"], "```", ""]
+    residue_info = run.get("residue")
+    if residue_info:
+        out += ["## Residue", ""]
+        if residue_info.get("differences"):
+            out += [
+                "The target's fingerprint changed during the run:",
+                "",
+                "```",
+                *residue_info["differences"],
+                "```",
+                "",
+            ]
+        else:
+            out += ["The target's fingerprint (schema objects, row counts, content digests) is unchanged.", ""]
     pins_info = run.get("pins")
     if pins_info:
         out += ["## Pins", ""]

@@ -64,8 +64,8 @@ def registry(directory: Path = paths.SABOTAGES) -> dict[str, Sabotage]:
     return found
 
 
-def get(sabotage_id: str) -> Sabotage:
-    reg = registry()
+def get(sabotage_id: str, directory: Path = paths.SABOTAGES) -> Sabotage:
+    reg = registry(directory)
     if sabotage_id not in reg:
         raise SabotageError(f"unknown sabotage {sabotage_id!r}; known: {', '.join(sorted(reg)) or 'none'}")
     return reg[sabotage_id]

@@ -36,11 +36,28 @@ def test_a_malformed_registry_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_sabotage_is_killed_by_the_claims_it_targets(attach_spec, pytestconfig):
-    """The mutation matrix (what `make mutate` runs), written beside the proof report."""
+@pytest.mark.claim("H-2")
+def test_every_sabotage_is_killed_by_the_claims_it_targets(attach_spec, pytestconfig, evidence):
+    """Every registered sabotage, applied alone, makes each claim it names fail."""
     outcomes = mutation.run_all(attach_spec, jobs=2)
     doc = mutation.write(outcomes, Path(pytestconfig.getoption("iu_report_dir")))
+    evidence.record("sabotages", doc["sabotages"])
+    evidence.record("killed", doc["killed"])
     survivors = {
         o.sabotage: o.error or f"claims still proven: {', '.join(o.survivors)}" for o in outcomes if not o.killed
     }
     assert survivors == {}, f"{doc['killed']} of {doc['sabotages']} sabotages killed"
+
+
+@pytest.mark.slow
+@pytest.mark.claim("H-2")
+def test_a_sabotage_that_breaks_nothing_is_reported_as_surviving(attach_spec, tmp_path, evidence):
+    """The matrix is not blind: a sabotage that changes nothing survives and is reported as such."""
+    registry_dir = tmp_path / "sabotages"
+    registry_dir.mkdir()
+    (registry_dir / "control.toml").write_text(
+        '[[sabotage]]\nid = "H-2/harmless"\nkills = ["S-3"]\ndescription = "changes nothing"\nsql = "SELECT 1"\n'
+    )
+    harmless = registry(registry_dir)["H-2/harmless"]
+    outcome = mutation.run_one(harmless, attach_spec, tmp_path, [], sabotage_dir=registry_dir)
+    evidence.expect("survivors of a harmless sabotage", have=outcome.survivors, want=["S-3"])

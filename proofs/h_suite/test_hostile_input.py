@@ -1,0 +1,123 @@
+"""H-3: operator functions refuse hostile text or handle it exactly; never an unquoted identifier."""
+
+import psycopg
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from iu_prove.substrate import counts
+
+HOSTILE = st.one_of(
+    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=40),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\t",
+            "%",
+            "_",
+            "*",
+            "a%",
+            "a_b",
+            "x*",
+            "?",
+            "'",
+            '"',
+            "\\",
+            "\\'",
+            "';--",
+            "'; DROP TABLE information_unit; --",
+            'x"; DROP TABLE information_unit; --',
+            "iu-core-12x-bulk ",
+            "ünïcödé-actor",
+            "演员",
+            "a" * 201,
+            "a" * 200,
+            "$1",
+            "%s",
+            "{}",
+            "NULL",
+            "iu-core-12x-bulk%",
+        ]
+    ),
+)
+WRITES = [
+    "information_unit",
+    "iu_piece_membership",
+    "iu_auto_instantiate_event_log",
+    "iu_collection_template_instance_lineage",
+    "event_outbox",
+]
+
+
+def attempt(db: psycopg.Connection, query: str, params: list) -> tuple[str | None, list]:
+    """Run in a savepoint: (SQLSTATE or None, rows)."""
+    try:
+        with db.transaction():
+            return None, db.execute(query, params).fetchall()
+    except psycopg.Error as exc:
+        return exc.sqlstate, []
+
+
+def refused_cleanly(state: str | None) -> bool:
+    return state is not None and state.startswith("IU")
+
+
+@pytest.mark.claim("H-3")
+@given(actor=HOSTILE)
+@example(actor="'; DROP TABLE information_unit; --")
+@example(actor="%")
+@example(actor="a_b")
+def test_an_actor_string_is_refused_or_recorded_exactly(rolled_back, evidence, actor):
+    """Any actor text is refused with an IU error and no write, or recorded byte-for-byte as given."""
+    evidence.add("actors tried", actor[:40])
+    with rolled_back() as db:
+        before = counts(db, WRITES)
+        state, rows = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_from_event('WF-REVIEW', %s, true)", [actor])
+        if state is None:
+            recorded = db.execute(
+                "SELECT triggered_by FROM iu_auto_instantiate_event_log ORDER BY occurred_at DESC LIMIT 1"
+            ).fetchone()[0]
+            evidence.expect("actor recorded", have=recorded, want=actor)
+        else:
+            evidence.expect_where("SQLSTATE of the refusal", state, refused_cleanly, "an IU-class refusal")
+            evidence.expect("rows written by the refusal", have=counts(db, WRITES), want=before)
+        state, rows = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_rollback_by_actor(%s, true)", [actor])
+        if state is None:
+            audit = db.execute(
+                "SELECT count(*) FROM iu_auto_instantiate_event_log WHERE triggered_by = %s", [actor]
+            ).fetchone()[0]
+            reported = dict(rows).get("iu_auto_instantiate_event_log")
+            evidence.expect(
+                "audit rows a dry-run rollback attributes to the actor (exact match)", have=reported, want=audit
+            )
+        else:
+            evidence.expect_where("SQLSTATE of the rollback refusal", state, refused_cleanly, "an IU-class refusal")
+
+
+@pytest.mark.claim("H-3")
+@given(code=HOSTILE)
+@example(code="WF-REVIEW'; --")
+def test_a_template_code_string_is_refused_as_unknown_or_matched_exactly(rolled_back, evidence, code):
+    """Any template-code text is either an exact known template or refused as unknown (IU004) with no write."""
+    evidence.add("codes tried", code[:40])
+    with rolled_back() as db:
+        known = db.execute("SELECT count(*) FROM iu_collection_template WHERE code = %s", [code]).fetchone()[0]
+        before = counts(db, WRITES)
+        state, _ = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_from_event(%s, 'iu-prove', true)", [code])
+        if known:
+            evidence.expect("known template accepted", have=state, want=None)
+        else:
+            want = "IU004" if code.strip() else "IU006"  # unknown template / empty argument
+            evidence.expect("SQLSTATE for an unknown template", have=state, want=want)
+            evidence.expect("rows written by the refusal", have=counts(db, WRITES), want=before)
+
+
+@pytest.mark.claim("H-3")
+@pytest.mark.parametrize("actor", ["", " ", "\t", "%", "*", "iu-core-%", "iu-core-12x-*"])
+def test_an_empty_or_wildcard_actor_is_refused_by_rollback_by_actor(db, evidence, actor):
+    """A live rollback-by-actor with an empty, blank or wildcard actor is refused (IU003) and deletes nothing."""
+    before = counts(db, WRITES)
+    state, _ = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_rollback_by_actor(%s, false)", [actor])
+    evidence.expect("SQLSTATE", have=state, want="IU003")
+    evidence.expect("row counts after the refusal", have=counts(db, WRITES), want=before)
