@@ -49,7 +49,9 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, str):  # lone surrogates cannot travel to the report (or between xdist processes)
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
     return repr(value)
 
