@@ -8,6 +8,7 @@ that names it; nothing is applied past it.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,14 @@ CREATE TABLE IF NOT EXISTS {LEDGER} (
 );
 COMMENT ON TABLE {LEDGER} IS 'Applied IU core migrations and the sha256 of each file as applied.';
 """
+
+
+# Set locally in every migration's transaction, so a migration waiting on a lock
+# held by live traffic gives up instead of queueing every other session behind it.
+MIGRATION_TIMEOUTS = {
+    "lock_timeout": os.environ.get("IU_MIGRATE_LOCK_TIMEOUT", "5s"),
+    "statement_timeout": os.environ.get("IU_MIGRATE_STATEMENT_TIMEOUT", "5min"),
+}
 
 
 class MigrationError(RuntimeError):
@@ -128,6 +137,8 @@ def apply(
             progress(f"applying {mig.path.name}")
         try:
             with conn.transaction():
+                for name, value in MIGRATION_TIMEOUTS.items():
+                    conn.execute("SELECT set_config(%s, %s, true)", [name, value])
                 conn.execute(mig.sql)
                 conn.execute(
                     f"INSERT INTO {LEDGER} (version, name, sha256) VALUES (%s, %s, %s)",

@@ -35,10 +35,12 @@ class TestOutcome:
     evidence: dict[str, Any] = field(default_factory=dict)
     failure: str = ""
     skip_reason: str = ""
+    location: tuple[str, int] = ("", 0)
 
 
 def _fold_phase(out: TestOutcome, report: pytest.TestReport) -> None:
     out.duration_s += report.duration
+    out.location = (str(report.location[0]), int(report.location[1] or 0))
     for key, value in report.user_properties:
         if key == PROP_CLAIM:
             out.claim = value
@@ -96,7 +98,7 @@ class ReportCollector:
                 by_claim[out.claim].append(out)
         rows = []
         for cid in sorted(by_claim, key=claims_mod.sort_key):
-            tests = by_claim[cid]
+            tests = sorted(by_claim[cid], key=lambda t: t.location)  # statement: the first test in source order
             verdict = claim_verdict(tests)
             evidence: dict[str, Any] = {}
             for t in tests:

@@ -70,3 +70,15 @@ def test_the_shipped_migrations_are_well_named():
     found = migrations.discover()
     assert found, "sql/migrations is empty"
     assert [m.version for m in found] == sorted(m.version for m in found)
+
+
+def test_every_migration_runs_with_a_lock_and_statement_timeout(scratch_database, migdir):
+    write(
+        migdir,
+        "003_create_c.sql",
+        "CREATE TABLE c AS SELECT current_setting('lock_timeout') AS lt, current_setting('statement_timeout') AS st;",
+    )
+    with connect(scratch_database) as conn:
+        migrations.apply(conn, migrations.discover(migdir))
+        assert conn.execute("SELECT lt, st FROM c").fetchone() == ("5s", "5min")
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "0"  # local to the migration
