@@ -132,6 +132,7 @@ def apply(
     pending = verify(conn, migrations)
     if upto is not None:
         pending = [m for m in pending if m.version <= upto]
+    conn.commit()  # end verify()'s implicit read transaction: each migration is a top-level transaction
     for mig in pending:
         if progress:
             progress(f"applying {mig.path.name}")

@@ -32,6 +32,7 @@ def script(directory: Path = paths.SEED) -> str:
 def load(conn: psycopg.Connection, directory: Path = paths.SEED) -> int:
     """Load each fixture file in its own transaction; return how many were loaded."""
     loaded = 0
+    conn.commit()  # each file in a top-level transaction of its own, not a savepoint of the caller's
     for path in files(directory):
         try:
             with conn.transaction():
