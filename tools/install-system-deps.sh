@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the suite needs from the system, only if it is missing:
 # the PostgreSQL server binaries and client (psql, pg_dump, pgbench),
-# systemd-analyze, runuser, and (as root) the `postgres` OS user that runs the
-# embedded server. Debian/Ubuntu via apt-get; elsewhere it says what is missing.
+# systemd-analyze, node and npm (for the migration and workflow linters),
+# runuser, and (as root) the `postgres` OS user that runs the embedded server. Debian/Ubuntu via apt-get; elsewhere it says what is missing.
 set -euo pipefail
 
 missing=()
@@ -19,6 +19,8 @@ command -v psql >/dev/null || missing+=(postgresql-client)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)
 command -v pgbench >/dev/null || missing+=(postgresql-contrib)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 # runuser (util-linux) starts the server as the postgres OS user; only root needs it
 if [ "$(id -u)" -eq 0 ]; then command -v runuser >/dev/null || missing+=(util-linux); fi
 

@@ -4,6 +4,8 @@
 CREATE TABLE iu_healthcheck_surface (
   surface        text PRIMARY KEY CHECK (surface ~ '^[a-z][a-z0-9_]*$'),
   check_function text NOT NULL CHECK (btrim(check_function) <> ''),
+  -- int, not bigint: positions order a handful of healthcheck surfaces.
+  -- squawk-ignore prefer-bigint-over-int
   position       int  NOT NULL UNIQUE CHECK (position > 0),
   registered_in  text NOT NULL,
   description    text NOT NULL

@@ -3,6 +3,8 @@
 CREATE TABLE iu_piece_membership (
   collection_id uuid NOT NULL REFERENCES information_unit (id),
   piece_id      uuid NOT NULL REFERENCES information_unit (id),
+  -- int, not bigint: a position is an ordinal within one collection.
+  -- squawk-ignore prefer-bigint-over-int
   position      int  NOT NULL CHECK (position > 0),
   PRIMARY KEY (collection_id, position)
 );

@@ -3,6 +3,8 @@
 CREATE TABLE iu_collection_template (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   code            text NOT NULL CHECK (btrim(code) <> ''),
+  -- int, not bigint: template versions are small ordinals.
+  -- squawk-ignore prefer-bigint-over-int
   version         int  NOT NULL CHECK (version > 0),
   kind            text NOT NULL CHECK (kind IN ('workflow', 'file')),
   piece_codes     text[] NOT NULL CHECK (cardinality(piece_codes) > 0),

@@ -4,6 +4,8 @@ CREATE TABLE iu_three_axis_envelope_refresh_log (
   id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   occurred_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   reason                text NOT NULL,
+  -- int, not bigint: collections refreshed by one call.
+  -- squawk-ignore prefer-bigint-over-int
   refreshed_count       int  NOT NULL CHECK (refreshed_count >= 0),
   refreshed_collections uuid[] NOT NULL DEFAULT '{}'
 );

@@ -5,6 +5,8 @@ CREATE TABLE iu_collection_template_instance_lineage (
   instance_collection_id uuid NOT NULL UNIQUE REFERENCES information_unit (id),
   template_id            uuid REFERENCES iu_collection_template (id),
   template_code          text NOT NULL,
+  -- int, not bigint: template versions are small ordinals.
+  -- squawk-ignore prefer-bigint-over-int
   template_version       int  NOT NULL,
   template_digest        text NOT NULL,
   instance_digest        text NOT NULL,

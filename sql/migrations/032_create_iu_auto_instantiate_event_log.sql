@@ -4,6 +4,8 @@ CREATE TABLE iu_auto_instantiate_event_log (
   id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   occurred_at             timestamptz NOT NULL DEFAULT clock_timestamp(),
   template_code           text NOT NULL,
+  -- int, not bigint: template versions are small ordinals.
+  -- squawk-ignore prefer-bigint-over-int
   template_version        int  NOT NULL,
   instance_collection_id  uuid,
   instance_code           text,
