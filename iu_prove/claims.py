@@ -26,6 +26,7 @@ MARKERS = [
     "rollback: the proof writes inside its rolled-back transaction (the default)",
     "intrusive: the proof takes strong locks (transactional DDL for fault injection)",
     "durable: the proof commits, restarts the server or uses several sessions",
+    "head(version): the proof needs migrations up to this head; skipped on a database behind it",
 ]
 
 

@@ -293,6 +293,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[STATE]
     tgt = state.target
+    needs = item.get_closest_marker("head")
+    if tgt is not None and needs is not None and tgt.head is not None and tgt.head < str(needs.args[0]):
+        pytest.skip(f"the database is at migration head {tgt.head}; this proof needs {needs.args[0]}")
     if tgt is None or tgt.kind != "dsn":
         return
     kind = claims.proof_class_of(item)
