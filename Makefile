@@ -16,7 +16,7 @@ TARGET_ARGS := $(if $(DSN),--iu-dsn='$(DSN)')
 PYTEST := IU_PROVE_PROFILE=$(PROFILE) $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
           --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1 $(TARGET_ARGS)
 
-.PHONY: prove test lint migrate pins pins-check mutate venv clean help retention-enable
+.PHONY: prove test lint migrate pins pins-check mutate bench venv clean help retention-enable
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,9 @@ retention-enable:  ## run the retention cleanup live once on DSN (CONFIRM=yes), 
 
 mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
 	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --report-dir $(REPORTS)
+
+bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv and reports
 	rm -rf $(VENV) $(REPORTS) .ruff_cache
