@@ -13,8 +13,10 @@ class PsqlRunner:
     def __init__(self, dsn: str):
         self.dsn = dsn
 
-    def run(self, script=None, *, command: str | None = None, dsn: str | None = None, **variables):
-        return psql_mod.run(dsn or self.dsn, script, variables=variables, command=command)
+    def run(
+        self, script=None, *, command: str | None = None, stdin: str | None = None, dsn: str | None = None, **variables
+    ):
+        return psql_mod.run(dsn or self.dsn, script, variables=variables, command=command, stdin=stdin)
 
 
 @pytest.fixture(scope="session")
