@@ -1,0 +1,101 @@
+"""D-2: the BEGIN/ROLLBACK probe — with the gate opened in the transaction, one
+live instantiation writes one refresh-log row (reason iu_auto_instantiate_trigger)
+that refreshes the instance; after ROLLBACK the row count and the gates are back."""
+
+import re
+
+import pytest
+
+from iu_prove.substrate import scalar
+
+from ._envelope import (
+    ERROR_LOG,
+    REASON,
+    REFRESH_LOG,
+    TEMPLATE,
+    cached_and_computed,
+    dirty_ids,
+    gate_values,
+    instantiate_live,
+    new_refresh_rows,
+    open_gates,
+    rows,
+)
+
+pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
+
+PROBE = "envelope-refresh/probe.sql"
+SUMMARY = re.compile(r"refresh log rows: (\d+) -> (\d+) .*after ROLLBACK (\d+)")
+
+
+def snapshot(rolled_back) -> dict:
+    """Row counts and gate values, read in a transaction of their own."""
+    with rolled_back() as db:
+        return {
+            "refresh log rows": rows(db, REFRESH_LOG),
+            "trigger error-log rows": rows(db, ERROR_LOG),
+            "gates": gate_values(db),
+        }
+
+
+@pytest.mark.claim("D-2")
+def test_one_live_instantiation_with_the_gate_open_refreshes_its_instance_once(rolled_back, evidence):
+    """Gate on in the transaction, one instantiation: refresh log +1, its envelope right; ROLLBACK restores all."""
+    before = snapshot(rolled_back)
+    with rolled_back() as db:
+        open_gates(db, refresh=True)
+        instance_id, code, *_ = instantiate_live(db, TEMPLATE)
+        evidence.record("instance", code)
+        evidence.before_after("refresh log rows", before["refresh log rows"], rows(db, REFRESH_LOG))
+        written = new_refresh_rows(db)
+        evidence.expect("refresh-log rows written", have=len(written), want=1, rows=written)
+        reason, count, refreshed = written[0]
+        evidence.expect("reason", have=reason, want=REASON)
+        evidence.expect_true("the row refreshes the instance", instance_id in refreshed, rows=[written[0]])
+        evidence.record("refreshed_count", count)
+        cached, computed = cached_and_computed(db, instance_id)
+        evidence.expect("instance envelope cached (= recomputed)", have=cached, want=computed)
+        evidence.expect_true("instance not dirty", instance_id not in dirty_ids(db))
+        evidence.expect("trigger error-log rows", have=rows(db, ERROR_LOG), want=before["trigger error-log rows"])
+    after = snapshot(rolled_back)
+    evidence.expect("row counts and gates after ROLLBACK", have=after, want=before)
+    with rolled_back() as db:
+        gone = scalar(db, "SELECT NOT EXISTS (SELECT 1 FROM information_unit WHERE id = %s)", [instance_id])
+    evidence.expect_true("instance gone after ROLLBACK", gone)
+
+
+@pytest.mark.claim("D-2")
+def test_the_probe_script_passes_through_real_psql_and_leaves_no_trace(psql, rolled_back, evidence):
+    """sql/ops/envelope-refresh/probe.sql exits 0 through real psql, showing +1 inside and the count back after."""
+    before = snapshot(rolled_back)
+    result = psql.run(PROBE, template=TEMPLATE)
+    evidence.record("probe output", result.stdout.strip().splitlines())
+    evidence.expect("probe exit code", have=result.returncode, want=0, note=result.stderr.strip())
+    match = SUMMARY.search(result.stdout)
+    evidence.expect_true("probe prints its refresh-log summary", match, note=result.stdout)
+    counted = [int(g) for g in match.groups()]
+    first = counted[0]
+    evidence.expect("refresh log rows: before, inside, after ROLLBACK", have=counted, want=[first, first + 1, first])
+    evidence.expect("refresh log rows the probe saw before", have=first, want=before["refresh log rows"])
+    evidence.expect("row counts and gates after the probe", have=snapshot(rolled_back), want=before)
+
+
+@pytest.mark.claim("D-2")
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"template": "NO-SUCH-TEMPLATE"}, "unknown template code 'NO-SUCH-TEMPLATE'"),
+        ({"actor": "iu-core-%"}, "-v actor: actor refused"),
+        ({"template": "x'; DROP TABLE information_unit; --"}, "unknown template code"),
+    ],
+    ids=["unknown-template", "pattern-actor", "quoted-input"],
+)
+def test_the_probe_refuses_a_bad_variable_and_writes_nothing(psql, rolled_back, evidence, variables, message):
+    """The probe refuses a bad -v variable with a one-line message and a non-zero exit, writing nothing."""
+    before = snapshot(rolled_back)
+    result = psql.run(PROBE, **variables)
+    evidence.record("variables", variables)
+    evidence.expect_where("probe exit code", result.returncode, lambda rc: rc != 0, "non-zero")
+    evidence.expect_true("message names the bad variable", message in result.stderr, note=result.stderr.strip())
+    evidence.record("message", result.stderr.strip().splitlines()[:1])
+    evidence.expect("row counts and gates afterwards", have=snapshot(rolled_back), want=before)

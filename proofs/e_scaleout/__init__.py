@@ -1,0 +1,1 @@
+"""E — bounded durable scaleout through the orchestrator (migrations 042, 043; sql/ops/scaleout)."""

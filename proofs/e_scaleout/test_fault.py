@@ -1,0 +1,64 @@
+"""E-9: a fault at instance k of N aborts the whole batch: nothing of the actor is left."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from psycopg import sql
+
+from iu_prove import fingerprint
+from iu_prove.profiles import scaleout_sizes
+from proofs.e_scaleout import _scaleout as sc
+
+pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
+
+FAULT_FN = """
+CREATE FUNCTION pg_temp.iu_prove_e9_fault() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF (SELECT count(*) FROM iu_collection_template_instance_lineage l WHERE l.actor = NEW.actor) = {k} THEN
+    RAISE EXCEPTION 'injected fault at instance %', {k};
+  END IF;
+  RETURN NULL;
+END
+$f$
+"""
+FAULT_TRIGGER = """
+CREATE TRIGGER iu_prove_e9_fault AFTER INSERT ON iu_collection_template_instance_lineage
+  FOR EACH ROW WHEN (NEW.actor = {actor}) EXECUTE FUNCTION pg_temp.iu_prove_e9_fault()
+"""
+
+
+@pytest.mark.claim("E-9")
+@pytest.mark.intrusive
+@given(n=scaleout_sizes(), data=st.data())
+@example(n=20, data=None)
+@example(n=40, data=None)
+@example(n=1, data=None)
+def test_a_fault_at_instance_k_aborts_the_whole_batch(rolled_back, evidence, n, data):
+    """A fault injected at the k-th lineage insert aborts the batch of N: 0 rows of the actor, every table as before."""
+    evidence.add("N", n)
+    k = (n + 1) // 2 if data is None else data.draw(st.integers(1, n), label="k")
+    with rolled_back() as db:
+        actor = sc.fresh_actor(db, f"iu-core-{n}x-bulk-e9")
+        db.execute(sql.SQL(FAULT_FN).format(k=sql.Literal(k)))
+        db.execute(sql.SQL(FAULT_TRIGGER).format(actor=sql.Literal(actor)))
+        before = fingerprint.of_schema(db)
+        err = sc.refusal(db, lambda: sc.scaleout(db, n, actor, bound=sc.bound_for(n)))
+        message = (err.diag.message_primary if err is not None else None) or ""
+        evidence.add("N, k, error", [n, k, message])
+        evidence.expect(
+            "the batch fails with the injected fault",
+            have=message,
+            want=f"injected fault at instance {k}",
+            note=f"N={n}, k={k}",
+        )
+        evidence.expect(
+            "rows of the actor after the failed batch",
+            have=sc.footprint(db, actor),
+            want=sc.NO_FOOTPRINT,
+            note=f"N={n}, k={k}",
+        )
+        evidence.expect("gate open after the failed batch", have=sc.gate_open(db), want=False)
+        changed = fingerprint.diff(before, fingerprint.of_schema(db))
+        evidence.expect_no_rows("tables the failed batch changed", fingerprint.describe(changed))

@@ -1,0 +1,116 @@
+"""E-4 and E-5: after a batch, 0 lineage orphans and 0 digest drift; the vector ledger is unchanged."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given
+
+from iu_prove import fingerprint
+from iu_prove.dsn import connect
+from iu_prove.profiles import scaleout_sizes
+from proofs.e_scaleout import _scaleout as sc
+
+pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
+
+# every instance's pieces, by position, against its template's piece list
+REUSE_SQL = """
+SELECT u.code, t.piece_codes, array_agg(p.code ORDER BY m.position) AS pieces
+  FROM iu_collection_template_instance_lineage l
+  JOIN information_unit u ON u.id = l.instance_collection_id
+  JOIN iu_collection_template t ON t.id = l.template_id
+  JOIN iu_piece_membership m ON m.collection_id = u.id
+  JOIN information_unit p ON p.id = m.piece_id
+ WHERE l.actor = %s
+ GROUP BY u.code, t.piece_codes
+HAVING array_agg(p.code ORDER BY m.position) IS DISTINCT FROM t.piece_codes
+    OR bool_or(p.kind <> 'piece')
+"""
+PIECES_SQL = (
+    "SELECT count(*), md5(string_agg(u::text, E'\\n' ORDER BY u::text)) FROM information_unit u WHERE kind = 'piece'"
+)
+
+
+@pytest.mark.claim("E-4")
+@given(n=scaleout_sizes())
+@example(n=20)
+@example(n=40)
+def test_a_batch_leaves_no_lineage_orphan_and_no_digest_drift(rolled_back, evidence, n):
+    """After a batch of N the orphan and drift views are as before (empty on the fixtures), none of the batch."""
+    evidence.add("N", n)
+    with rolled_back() as db:
+        orphans_before, drift_before = sc.orphans(db), sc.drift(db)
+        actor = sc.fresh_actor(db, f"iu-core-{n}x-bulk-e4")
+        sc.scaleout(db, n, actor, bound=sc.bound_for(n))
+        orphans_after, drift_after = sc.orphans(db), sc.drift(db)
+        evidence.add("N, orphan rows, drift rows", [n, len(orphans_after), len(drift_after)])
+        evidence.expect_no_rows(
+            "lineage orphans the batch added", [r for r in orphans_after if r not in orphans_before]
+        )
+        evidence.expect_no_rows("digest drift the batch added", [r for r in drift_after if r not in drift_before])
+        evidence.expect(
+            "orphan rows (before, after)",
+            have=(len(orphans_before), len(orphans_after)),
+            want=(len(orphans_before), len(orphans_before)),
+        )
+        evidence.expect(
+            "drift rows (before, after)",
+            have=(len(drift_before), len(drift_after)),
+            want=(len(drift_before), len(drift_before)),
+        )
+
+
+@pytest.mark.claim("E-4")
+@pytest.mark.durable
+def test_verify_batch_passes_a_clean_batch_and_fails_naming_drift(fresh_database, psql, evidence):
+    """verify_batch.sql exits 0 on a committed batch and non-zero, naming digest_drift, once an instance drifts."""
+    ran = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=24)
+    assert ran.returncode == 0, str(ran)
+    clean = psql.run("scaleout/verify_batch.sql", dsn=fresh_database, actor="iu-core-24x-bulk", n=24)
+    evidence.record("verify exit code on the clean batch", clean.returncode)
+    evidence.expect("verify passes the clean batch", have=clean.returncode, want=0, note=clean.output[-600:])
+    with connect(fresh_database) as db:
+        db.execute(
+            "DELETE FROM iu_piece_membership WHERE position = 1 AND collection_id = "
+            "(SELECT instance_collection_id FROM iu_collection_template_instance_lineage "
+            " WHERE actor = 'iu-core-24x-bulk' ORDER BY created_at LIMIT 1)"
+        )
+        db.commit()
+    broken = psql.run("scaleout/verify_batch.sql", dsn=fresh_database, actor="iu-core-24x-bulk", n=24)
+    evidence.record("verify exit code after one instance drifted", broken.returncode)
+    evidence.expect(
+        "verify fails naming digest_drift",
+        have=(broken.returncode != 0, "digest_drift" in broken.stderr),
+        want=(True, True),
+        note=broken.stderr[-300:],
+    )
+
+
+@pytest.mark.claim("E-5")
+@given(n=scaleout_sizes())
+@example(n=20)
+@example(n=40)
+def test_a_batch_leaves_the_vector_ledger_unchanged_and_reuses_template_pieces(rolled_back, evidence, n):
+    """A batch of N leaves the vector ledger and the pieces unchanged: its instances reuse their templates' pieces."""
+    evidence.add("N", n)
+    with rolled_back() as db:
+        ledger_before = fingerprint.of_table(db, "iu_vector_point")
+        pieces_before = tuple(db.execute(PIECES_SQL).fetchone())
+        actor = sc.fresh_actor(db, f"iu-core-{n}x-bulk-e5")
+        sc.scaleout(db, n, actor, bound=sc.bound_for(n))
+        ledger_after = fingerprint.of_table(db, "iu_vector_point")
+        evidence.add("N, vector points before, after", [n, ledger_before.rows, ledger_after.rows])
+        evidence.expect("vector ledger fingerprint (rows, md5)", have=ledger_after, want=ledger_before)
+        evidence.expect("pieces (count, md5)", have=tuple(db.execute(PIECES_SQL).fetchone()), want=pieces_before)
+        evidence.expect(
+            "vector points of the batch's instances",
+            have=sc.scalar(
+                db,
+                f"SELECT count(*) FROM iu_vector_point v JOIN {sc.LINEAGE} l "
+                "ON l.instance_collection_id = v.unit_id WHERE l.actor = %s",
+                [actor],
+            ),
+            want=0,
+        )
+        evidence.expect_no_rows(
+            "instances whose pieces are not their template's, in order", db.execute(REUSE_SQL, [actor]).fetchall()
+        )

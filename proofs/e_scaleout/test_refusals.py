@@ -1,0 +1,201 @@
+"""E-10: a bad N or a bad actor is refused with a clear error and nothing written; odd actors are handled exactly."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from iu_prove import fingerprint
+from iu_prove.dsn import connect
+from proofs.e_scaleout import _scaleout as sc
+
+pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
+
+ASCII_SPACE = " \t\n\r\f\v"
+NASTY_ACTORS = [
+    "",
+    " ",
+    "\t",
+    "%",
+    "_",
+    "*",
+    "?",
+    "iu-core-%x-bulk",
+    "iu-core-__x-bulk",
+    "iu-core-12x-bulk",
+    "O'Brien",
+    '"quoted"',
+    "back\\slash",
+    "'; DROP TABLE information_unit; --",
+    "Robert'); DELETE FROM iu_collection_template_instance_lineage; --",
+    "$1",
+    "%s",
+    ":actor",
+    "ünïcødé-актор-演员",
+    "emoji-🚀",
+    "\u00a0nbsp-edge\u00a0",
+    " lead",
+    "trail ",
+    "line\nbreak",
+    "x" * 200,
+    "x" * 201,
+]
+actors = st.one_of(
+    st.sampled_from(NASTY_ACTORS),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40),
+)
+
+
+def must_be_refused(actor: str | None) -> bool:
+    """Actors the issue says are refused: empty, whitespace-edged, pattern-like, control characters, too long."""
+    if actor is None or actor == "":
+        return True
+    return (
+        any(c in "%*?" for c in actor)
+        or any(ord(c) < 32 or ord(c) == 127 for c in actor)
+        or actor[0] in ASCII_SPACE
+        or actor[-1] in ASCII_SPACE
+        or len(actor) > 200
+    )
+
+
+@pytest.mark.claim("E-10")
+@given(n=st.one_of(st.none(), st.integers(-(2**31), 0), st.integers(41, 2**31 - 1)))
+@example(n=0)
+@example(n=41)
+@example(n=-1)
+@example(n=None)
+def test_n_outside_1_to_the_bound_is_refused_and_writes_nothing(rolled_back, evidence, n):
+    """N missing, below 1 or above the bound (40 unless raised) is refused with IU020 and writes nothing."""
+    evidence.add("refused N", n)
+    with rolled_back() as db:
+        before = fingerprint.of_schema(db)
+        err = sc.refusal(db, lambda: sc.scaleout(db, n, "iu-prove-e10-bad-n"))
+        evidence.expect("SQLSTATE", have=sc.sqlstate(err), want="IU020", note=f"N={n}")
+        evidence.record("message", err.diag.message_primary if err else None)
+        changed = fingerprint.diff(before, fingerprint.of_schema(db))
+        evidence.expect_no_rows("tables changed by the refused call", fingerprint.describe(changed))
+
+
+@pytest.mark.claim("E-10")
+def test_the_bound_is_raised_only_by_an_explicit_argument(db, evidence):
+    """N=41 is refused by default and accepted with bound 41; N=45 with bound 44 is refused."""
+    default = sc.refusal(db, lambda: sc.scaleout(db, 41, "iu-prove-e10-bound"))
+    evidence.expect("N=41, default bound", have=sc.sqlstate(default), want="IU020")
+    rows = sc.scaleout(db, 41, "iu-prove-e10-bound", bound=41)
+    evidence.expect("N=41, bound=41: instances", have=len(rows), want=41)
+    over = sc.refusal(db, lambda: sc.scaleout(db, 45, "iu-prove-e10-bound-2", bound=44))
+    evidence.expect("N=45, bound=44", have=sc.sqlstate(over), want="IU020")
+    bad_bound = sc.refusal(db, lambda: sc.scaleout(db, 5, "iu-prove-e10-bound-3", bound=0))
+    evidence.expect("bound=0", have=sc.sqlstate(bad_bound), want="IU021")
+    bad_share = sc.refusal(db, lambda: sc.scaleout(db, 5, "iu-prove-e10-bound-4", share=1.5))
+    evidence.expect("workflow share 1.5", have=sc.sqlstate(bad_share), want="IU021")
+
+
+@pytest.mark.claim("E-10")
+@given(actor=actors, n=st.integers(1, 5))
+@example(actor="", n=3)
+@example(actor="%", n=3)
+@example(actor="a_b", n=3)
+@example(actor="O'Brien; DROP TABLE information_unit; --", n=3)
+def test_any_actor_is_refused_or_handled_exactly(rolled_back, evidence, actor, n):
+    """Any actor string is refused (empty/pattern/edge-space ones always) writing nothing, or handled exactly."""
+    with rolled_back() as db:
+        before = fingerprint.of_schema(db)
+        per_actor = sc.rows_per_actor(db)
+        err = sc.refusal(db, lambda: sc.scaleout(db, n, actor))
+        state = sc.sqlstate(err)
+        evidence.add("actor, outcome", [actor, state or "accepted"])
+        if must_be_refused(actor):
+            evidence.expect("SQLSTATE for an actor that must be refused", have=state, want="IU003", note=repr(actor))
+        if err is not None:
+            evidence.expect_true(
+                "refusal is an IU error", state is not None and state.startswith("IU"), note=f"{actor!r}: {state} {err}"
+            )
+            changed = fingerprint.diff(before, fingerprint.of_schema(db))
+            evidence.expect_no_rows("tables changed by the refused call", fingerprint.describe(changed))
+            return
+        after = sc.rows_per_actor(db)
+        evidence.expect(
+            "(lineage, audit) rows under exactly this actor", have=after.get(actor), want=(n, n), note=repr(actor)
+        )
+        evidence.expect(
+            "rows of every other actor",
+            have={a: c for a, c in after.items() if a != actor},
+            want={a: c for a, c in per_actor.items() if a != actor},
+        )
+        sc.rollback_report(db, actor, dry_run=False)
+        changed = fingerprint.diff(before, fingerprint.of_schema(db))
+        evidence.expect_no_rows("tables that differ after rolling this actor back", fingerprint.describe(changed))
+
+
+BAD_SCRIPT_RUNS = [
+    ({}, "N is required"),
+    ({"n": ""}, "N is required"),
+    ({"n": "abc"}, "whole number"),
+    ({"n": "0"}, "outside 1..40"),
+    ({"n": "41"}, "outside 1..40"),
+    ({"n": "-1"}, "whole number"),
+    ({"n": "1e3"}, "whole number"),
+    ({"n": "30; DROP TABLE information_unit"}, "whole number"),
+    ({"n": "99999999999"}, "whole number"),
+    ({"n": "5", "bound": "x"}, "bound"),
+    ({"n": "5", "workflow_share": "2"}, "workflow share"),
+    ({"n": "5", "workflow_share": "0:0"}, "workflow share"),
+    ({"n": "5", "dry_run": "maybe"}, "dry_run"),
+    ({"n": "5", "actor": ""}, "actor is empty"),
+    ({"n": "5", "actor": "%"}, "pattern character"),
+    ({"n": "5", "actor": "iu-core-%x-bulk"}, "pattern character"),
+    ({"n": "5", "actor": " padded"}, "whitespace"),
+    ({"n": "12"}, "already has 12 instance(s)"),
+]
+EXACT_SCRIPT_ACTORS = ['O\'Brien "x"; DROP TABLE information_unit; --', "ünïcødé-актор_演员", "a_b"]
+
+
+@pytest.mark.claim("E-10")
+@pytest.mark.durable
+def test_the_script_refuses_bad_variables_and_takes_odd_actors_exactly(fresh_database, psql, evidence):
+    """run_bounded_scaleout.sql exits non-zero naming each bad variable, writing nothing; odd actors are exact."""
+    with connect(fresh_database) as db:
+        before = fingerprint.of_schema(db)
+        db.rollback()
+    outcomes, not_refused = [], []
+    for variables, needle in BAD_SCRIPT_RUNS:
+        res = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, **variables)
+        first = next((ln for ln in res.stderr.splitlines() if "ERROR" in ln), res.stderr.strip()[:120])
+        outcomes.append([variables, res.returncode, first.split("ERROR:", 1)[-1].strip()])
+        if res.returncode == 0 or needle not in res.stderr:
+            not_refused.append([variables, res.returncode, needle, res.output[-200:]])
+    evidence.expect_no_rows("bad runs not refused with a message naming the problem", not_refused)
+    evidence.record("refused runs (variables, exit code, message)", outcomes)
+    with connect(fresh_database) as db:
+        changed = fingerprint.diff(before, fingerprint.of_schema(db))
+        db.rollback()
+    evidence.expect_no_rows("tables changed by the refused runs", fingerprint.describe(changed))
+
+    raised = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=41, bound=41, dry_run="true")
+    evidence.expect(
+        "n=41 with bound=41 (dry run) plans 41 instances",
+        have=(raised.returncode, "41 instance(s), 41 digest-matched" in raised.stdout),
+        want=(0, True),
+        note=raised.output[-300:],
+    )
+
+    exact = []
+    for actor in EXACT_SCRIPT_ACTORS:
+        res = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=3, actor=actor)
+        with connect(fresh_database) as db:
+            rows = sc.rows_per_actor(db).get(actor)
+            db.rollback()
+        back = psql.run("scaleout/rollback_batch.sql", dsn=fresh_database, actor=actor, dry_run="false")
+        exact.append([actor, res.returncode, rows, back.returncode])
+    evidence.expect(
+        "odd actors through psql (actor, run exit, (lineage, audit) rows, rollback exit)",
+        have=exact,
+        want=[[actor, 0, (3, 3), 0] for actor in EXACT_SCRIPT_ACTORS],
+    )
+    with connect(fresh_database) as db:
+        changed = fingerprint.diff(before, fingerprint.of_schema(db))
+        db.rollback()
+    evidence.expect_no_rows("tables that differ after the odd actors were rolled back", fingerprint.describe(changed))

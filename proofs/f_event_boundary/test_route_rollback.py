@@ -1,0 +1,132 @@
+"""F-5: an accidental route on the internal type turns the boundary red, and
+unregister_internal_routes.sql restores green removing only internal-lane routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from iu_prove.dsn import connect
+from iu_prove.evidence import Evidence
+from iu_prove.fix_ops import PsqlRunner
+from proofs.f_event_boundary import _boundary as fb
+
+pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
+
+ACCIDENTAL_ROUTE = "https://f5.invalid/accidental-hook"
+LIVE_TYPE = "iu.proof.f5_live"
+LIVE_ROUTE = "https://f5.invalid/live-hook"
+ROUTES_SQL = """
+SELECT r.event_type, e.delivery_lane, r.route
+  FROM route_registry r JOIN event_type_registry e USING (event_type)
+ ORDER BY 1, 3
+"""
+
+
+def _surface(dsn: str) -> tuple[bool, str]:
+    with connect(dsn) as conn:
+        row = conn.execute("SELECT ok, detail FROM dot_iu_healthcheck() WHERE surface = %s", [fb.SURFACE]).fetchone()
+        conn.rollback()
+    return (row[0], row[1]) if row else (False, "surface missing from dot_iu_healthcheck()")
+
+
+def _state(dsn: str) -> tuple[list[tuple], int]:
+    with connect(dsn) as conn:
+        routes = [tuple(r) for r in conn.execute(ROUTES_SQL).fetchall()]
+        logged = conn.execute("SELECT count(*) FROM route_registry_removal_log").fetchone()[0]
+        conn.rollback()
+    return routes, logged
+
+
+@pytest.mark.claim("F-5")
+@pytest.mark.durable
+def test_an_accidental_route_turns_red_and_the_rollback_script_restores_green(fresh_database, psql, evidence):
+    """An internal-type route turns script and healthcheck red; the rollback script restores green, live routes kept."""
+    dsn = fresh_database
+    try:
+        _prove_rollback_path(dsn, psql, evidence)
+    finally:
+        _remove_proof_rows(dsn)
+
+
+def _remove_proof_rows(dsn: str) -> None:
+    """Leave a reused scratch database as found: the proof's routes, type and removal-log rows go."""
+    with connect(dsn) as conn:
+        conn.execute("DELETE FROM route_registry WHERE route IN (%s, %s)", [ACCIDENTAL_ROUTE, LIVE_ROUTE])
+        conn.execute("DELETE FROM event_type_registry WHERE event_type = %s", [LIVE_TYPE])
+        conn.execute(
+            "DELETE FROM route_registry_removal_log WHERE removed_by = %s AND route IN (%s, %s)",
+            [fb.ACTOR, ACCIDENTAL_ROUTE, LIVE_ROUTE],
+        )
+        conn.commit()
+
+
+def _prove_rollback_path(dsn: str, psql: PsqlRunner, evidence: Evidence) -> None:
+    routes_before, logged_before = _state(dsn)
+    with connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in)"
+            " VALUES (%s, 'live', 'proof F-5')",
+            [LIVE_TYPE],
+        )
+        conn.execute("INSERT INTO route_registry (event_type, route) VALUES (%s, %s)", [LIVE_TYPE, LIVE_ROUTE])
+        conn.execute(
+            "INSERT INTO route_registry (event_type, route) VALUES (%s, %s)", [fb.EVENT_TYPE, ACCIDENTAL_ROUTE]
+        )
+        conn.commit()
+    routes_registered, _ = _state(dsn)
+    internal_routes = [r for r in routes_registered if r[1] == "internal"]
+    evidence.record("routes after the accidental registration", routes_registered)
+
+    red = psql.run(fb.PROOF_SCRIPT, dsn=dsn)
+    red_error = fb.error_line(red)
+    evidence.record("proof script error", red_error)
+    evidence.expect_where("proof script exit (route registered)", red.returncode, lambda rc: rc != 0, "non-zero")
+    evidence.expect("facts named broken", have=fb.named_facts(red_error), want=["no_route"], rows=[red_error])
+    evidence.expect("proof script names the route", have=ACCIDENTAL_ROUTE in red_error, want=True, rows=[red_error])
+    hc_ok, hc_detail = _surface(dsn)
+    evidence.record("healthcheck detail (route registered)", hc_detail)
+    evidence.expect("healthcheck ok (route registered)", have=hc_ok, want=False, rows=[hc_detail])
+    evidence.expect("healthcheck names the route", have=ACCIDENTAL_ROUTE in hc_detail, want=True, rows=[hc_detail])
+
+    dry = psql.run(fb.UNREGISTER_SCRIPT, dsn=dsn)
+    evidence.expect("dry run exit", have=dry.returncode, want=0, rows=[str(dry)])
+    dry_list = dry.stdout.split("DRY RUN done")[0]
+    listed = [r for r in routes_registered if r[2] in dry_list]
+    evidence.expect("dry run lists exactly the internal-lane routes", have=listed, want=internal_routes)
+    evidence.expect("dry run changes nothing", have=_state(dsn), want=(routes_registered, logged_before))
+
+    live = psql.run(fb.UNREGISTER_SCRIPT, dsn=dsn, live="true", actor=fb.ACTOR)
+    evidence.expect("live run exit", have=live.returncode, want=0, rows=[str(live)])
+    evidence.record("live run summary", fb.key_values(live.stdout, "unregister_internal_routes LIVE done:"))
+    routes_after, logged_after = _state(dsn)
+    evidence.expect(
+        "routes after the live run (internal-lane removed, live-lane kept)",
+        have=routes_after,
+        want=[r for r in routes_registered if r[1] != "internal"],
+    )
+    evidence.expect("live-lane route survives", have=(LIVE_TYPE, "live", LIVE_ROUTE) in routes_after, want=True)
+    evidence.before_after("route_registry_removal_log rows", logged_before, logged_after)
+    evidence.expect("removal log delta", have=logged_after - logged_before, want=len(internal_routes))
+    with connect(dsn) as conn:
+        log = conn.execute(
+            "SELECT event_type, delivery_lane, route, removed_by FROM route_registry_removal_log"
+            " WHERE removed_by = %s ORDER BY route",
+            [fb.ACTOR],
+        ).fetchall()
+        conn.rollback()
+    evidence.expect(
+        "removal log rows",
+        have=[tuple(r) for r in log],
+        want=[(t, lane, route, fb.ACTOR) for t, lane, route in internal_routes],
+    )
+
+    green = psql.run(fb.PROOF_SCRIPT, dsn=dsn)
+    evidence.expect("proof script exit (after the rollback script)", have=green.returncode, want=0, rows=[str(green)])
+    hc_ok, hc_detail = _surface(dsn)
+    evidence.record("healthcheck detail (after the rollback script)", hc_detail)
+    evidence.expect("healthcheck ok (after the rollback script)", have=hc_ok, want=True, rows=[hc_detail])
+    evidence.expect(
+        "routes other than the proof's own, before vs after",
+        have=[r for r in routes_after if r[0] != LIVE_TYPE],
+        want=[r for r in routes_before if r[1] != "internal"],
+    )

@@ -1,0 +1,143 @@
+"""X-4: the cross-template piece-sharing surface lists exactly the pieces shared between templates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import psycopg
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proofs.x_cross_cutting._support import LINEAGE
+
+pytestmark = pytest.mark.head("041")  # skipped on a database behind this migration
+
+# fixtures/seed/README.md, "Shared pieces": a piece in more than one template code@version — exactly these 8.
+EXPECTED_SHARED = {
+    "TPL-P01": ["WF-ONBOARD@1", "WF-ONBOARD@2"],
+    "TPL-P02": ["WF-ONBOARD@1", "WF-ONBOARD@2"],
+    "TPL-P03": ["WF-ONBOARD@1", "WF-ONBOARD@2"],
+    "TPL-P05": ["WF-REVIEW@1", "WF-REVIEW@2"],
+    "TPL-P06": ["WF-REVIEW@1", "WF-REVIEW@2"],
+    "TPL-P08": ["WF-HANDOVER@1", "WF-RELEASE@1"],
+    "TPL-P11": ["FILE-RUNBOOK@1", "WF-INCIDENT@1"],
+    "TPL-P18": ["FILE-README@1", "FILE-README@2"],
+}
+POOL = [f"TPL-P{i:02d}" for i in range(1, 25)]
+COLUMNS = (
+    "piece_code, template_count, template_code_count, shared_across_codes, templates, template_codes, "
+    "template_kinds, instance_count"
+)
+
+
+def sharing_of(templates: dict[tuple[str, int, str], list[str]]) -> dict[str, dict]:
+    """The sharing surface computed in Python from template definitions (no SQL view involved)."""
+    users: dict[str, set[tuple[str, int, str]]] = defaultdict(set)
+    for (code, version, kind), pieces in templates.items():
+        for piece in pieces:
+            users[piece].add((code, version, kind))
+    return {
+        piece: {
+            "template_count": len(used),
+            "template_code_count": len({c for c, _, _ in used}),
+            "shared_across_codes": len({c for c, _, _ in used}) > 1,
+            "templates": [f"{c}@{v}" for c, v, _ in sorted(used)],
+            "template_codes": sorted({c for c, _, _ in used}),
+            "template_kinds": sorted({k for _, _, k in used}),
+        }
+        for piece, used in users.items()
+        if len(used) > 1
+    }
+
+
+def _surface(db: psycopg.Connection, source: str) -> dict[str, dict]:
+    cur = db.execute(f"SELECT {COLUMNS} FROM {source}")
+    names = [d.name for d in cur.description]
+    return {r[0]: dict(zip(names[1:], r[1:], strict=True)) for r in cur.fetchall()}
+
+
+def _diff(have: dict[str, dict], want: dict[str, dict]) -> list[tuple]:
+    return [(p, have.get(p), want.get(p)) for p in sorted(set(have) | set(want)) if have.get(p) != want.get(p)]
+
+
+def _without_instances(surface: dict[str, dict]) -> dict[str, dict]:
+    return {p: {k: v for k, v in row.items() if k != "instance_count"} for p, row in surface.items()}
+
+
+def _instance_counts(db: psycopg.Connection) -> dict[str, int]:
+    rows = db.execute(
+        f"SELECT p.code, m.collection_id FROM {LINEAGE} l "
+        "JOIN iu_piece_membership m ON m.collection_id = l.instance_collection_id "
+        "JOIN information_unit p ON p.id = m.piece_id"
+    ).fetchall()
+    holders: dict[str, set] = defaultdict(set)
+    for code, collection in rows:
+        holders[code].add(collection)
+    return {code: len(c) for code, c in holders.items()}
+
+
+def _templates(db: psycopg.Connection) -> dict[tuple[str, int, str], list[str]]:
+    rows = db.execute("SELECT code, version, kind, piece_codes FROM iu_collection_template").fetchall()
+    return {(c, v, k): list(p) for c, v, k, p in rows}
+
+
+@pytest.mark.claim("X-4")
+@pytest.mark.readonly
+def test_the_sharing_surface_lists_exactly_the_fixtures_shared_pieces(db, evidence):
+    """The sharing command lists exactly the fixtures' 8 shared pieces, each with the templates sharing it."""
+    rows = db.execute("SELECT piece_code, templates, template_count FROM dot_iu_cross_template_piece_sharing()")
+    have = {r[0]: [list(r[1]), r[2]] for r in rows.fetchall()}
+    evidence.record("shared pieces", len(have))
+    evidence.expect(
+        "shared pieces and their templates (templates, count)",
+        have=have,
+        want={p: [t, len(t)] for p, t in EXPECTED_SHARED.items()},
+        rows=sorted(set(have) ^ set(EXPECTED_SHARED)),
+    )
+    cross = sorted(p for p, t in EXPECTED_SHARED.items() if len({x.split("@")[0] for x in t}) > 1)
+    evidence.expect(
+        "shared across different template codes",
+        have=[
+            r[0]
+            for r in db.execute(
+                "SELECT piece_code FROM dot_iu_cross_template_piece_sharing() WHERE shared_across_codes ORDER BY 1"
+            ).fetchall()
+        ],
+        want=cross,
+    )
+
+
+@pytest.mark.claim("X-4")
+@pytest.mark.readonly
+def test_the_sharing_view_and_command_equal_a_recomputation_from_the_templates(db, evidence):
+    """The view and the command equal the sharing recomputed from template definitions, with instance counts."""
+    view = _surface(db, "v_iu_cross_template_piece_sharing")
+    command = _surface(db, "dot_iu_cross_template_piece_sharing()")
+    counts = _instance_counts(db)
+    want = {p: row | {"instance_count": counts.get(p, 0)} for p, row in sharing_of(_templates(db)).items()}
+    evidence.record("instance counts per shared piece", {p: r["instance_count"] for p, r in view.items()})
+    evidence.record("shared pieces (view, command, recomputed)", [len(view), len(command), len(want)])
+    evidence.expect_no_rows("view rows differing from the recomputation (piece, view, recomputed)", _diff(view, want))
+    evidence.expect_no_rows("command rows differing from the view (piece, command, view)", _diff(command, view))
+    order = [r[0] for r in db.execute("SELECT piece_code FROM dot_iu_cross_template_piece_sharing()").fetchall()]
+    evidence.expect("command order", have=order, want=sorted(order))
+
+
+@pytest.mark.claim("X-4")
+@given(
+    pieces=st.lists(st.sampled_from(POOL), min_size=1, max_size=8),
+    kind=st.sampled_from(["workflow", "file"]),
+)
+def test_a_new_template_changes_the_surface_exactly_as_its_pieces_predict(rolled_back, evidence, pieces, kind):
+    """A new template sharing pieces (repeats allowed) changes the surface exactly as its pieces predict."""
+    evidence.add("probe template pieces", len(pieces))
+    with rolled_back() as db:
+        before = _templates(db)
+        db.execute("SELECT fn_iu_template_register('X-PROBE', 1, %s, %s)", [kind, pieces])
+        have = _without_instances(_surface(db, "dot_iu_cross_template_piece_sharing()"))
+        want = sharing_of(before | {("X-PROBE", 1, kind): pieces})
+        evidence.add("shared pieces after registering X-PROBE@1", len(have))
+        evidence.expect_no_rows(
+            "surface rows differing from the prediction (piece, surface, predicted)", _diff(have, want)
+        )
