@@ -52,19 +52,12 @@ OUT = ROOT / "reports" / "bench-envelope-trigger.json"
 SMALL, SMALL_REPEATS = 1000, 3  # sizes up to SMALL run at least SMALL_REPEATS times (they are cheap)
 
 # One server-side loop: N live instantiations cycling through every template.
+# N orchestrator instantiations in one transaction, through the bounded scaleout
+# (042): the product's batch path, bound raised to N, gate opened and closed inside.
 BATCH_SQL = """
-DO $bench$
-DECLARE
-  v_templates text[];
-  k int;
-BEGIN
-  SELECT array_agg(t.code ORDER BY t.code, t.version) INTO v_templates FROM iu_collection_template t;
-  FOR k IN 1..current_setting('iu_bench.n')::int LOOP
-    PERFORM dot_iu_auto_instantiate_from_event(
-      v_templates[1 + k % cardinality(v_templates)], current_setting('iu_bench.actor'), false);
-  END LOOP;
-END
-$bench$
+SELECT count(*) FROM fn_iu_bounded_scaleout(
+  current_setting('iu_bench.n')::int, current_setting('iu_bench.actor'),
+  p_bound => current_setting('iu_bench.n')::int)
 """
 
 READER_SQL = """
@@ -78,7 +71,6 @@ def _prepare(conn: psycopg.Connection, n: int, gate: bool, plan_mode: str = "aut
     """In the connection's open transaction: N and the actor for the loop, both gates set."""
     conn.execute("SELECT set_config('plan_cache_mode', %s, true)", [plan_mode])
     conn.execute("SELECT set_config('iu_bench.n', %s, true), set_config('iu_bench.actor', %s, true)", [str(n), ACTOR])
-    conn.execute("SELECT fn_iu_core_config_set('iu_core.auto_instantiate_enabled', 'true'::jsonb, %s)", [ACTOR])
     conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [GATE, json.dumps(gate), ACTOR])
 
 

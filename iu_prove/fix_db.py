@@ -69,10 +69,23 @@ def db_connection(proof_dsn: str) -> Iterator[ConnectionHolder]:
     holder.close()
 
 
+# On a shared (DSN) database the xdist workers' writing proofs take this lock in
+# turn: each holds gate rows for its whole transaction, and two proofs taking
+# two gates in opposite orders (with an operator queued on one) deadlock.
+PROOF_LOCK = "SELECT pg_advisory_xact_lock(hashtext('iu_prove.writing_proof'))"
+PROOF_LOCK_WAIT = "300s"
+
+
 def transaction_setup(config: pytest.Config, *, read_only: bool = False) -> list[str]:
     """SQL run after BEGIN in every proof transaction: fixtures, sabotage, read-only."""
     state = _state(config)
     setup = []
+    if state.target is not None and state.target.kind == "dsn" and not read_only:
+        setup += [
+            f"SELECT set_config('lock_timeout', '{PROOF_LOCK_WAIT}', true)",
+            PROOF_LOCK,
+            f"SELECT set_config('lock_timeout', '{state.timeouts['lock_timeout']}', true)",
+        ]
     if state.target is not None and state.target.seed_in_transaction:
         setup.append(seed.script())
     if state.sabotage is not None and state.sabotage.mode == "transaction":

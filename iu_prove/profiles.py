@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 PROFILE_ENV = "IU_PROVE_PROFILE"
@@ -46,3 +46,8 @@ def n_max() -> int:
 def scaleout_sizes(low: int = 1, high: int | None = None) -> st.SearchStrategy[int]:
     """N for a scaleout: 1…40 in ci/dev, wider in thorough."""
     return st.integers(min_value=low, max_value=high or n_max())
+
+
+def for_every_n(test):
+    """``@given(n=scaleout_sizes())`` with the seed's 20 and 40 always among the examples."""
+    return given(n=scaleout_sizes())(example(n=20)(example(n=40)(test)))

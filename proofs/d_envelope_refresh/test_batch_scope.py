@@ -3,9 +3,8 @@ refresh rows, each refreshing only its own dirty scope (no storm); every
 envelope equals its recomputation and DIEU stays 27/23/36."""
 
 import pytest
-from hypothesis import example, given
 
-from iu_prove.profiles import scaleout_sizes
+from iu_prove.profiles import for_every_n
 from iu_prove.substrate import DIEU_ENVELOPE, computed_envelope, envelope
 
 from ._envelope import (
@@ -23,9 +22,7 @@ pytestmark = pytest.mark.head("037")  # skipped on a database behind this migrat
 
 
 @pytest.mark.claim("D-5")
-@given(n=scaleout_sizes())
-@example(n=20)
-@example(n=40)
+@for_every_n
 def test_n_instantiations_write_n_refresh_rows_each_covering_only_its_instance(rolled_back, evidence, n):
     """N instantiations, gate on: exactly N refresh rows, each only its dirty scope; envelopes right, DIEU 27/23/36."""
     evidence.add("N", n)

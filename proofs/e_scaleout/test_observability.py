@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import example, given
 
 from iu_prove import fingerprint
 from iu_prove.dsn import connect
-from iu_prove.profiles import scaleout_sizes
+from iu_prove.profiles import for_every_n
 from proofs.e_scaleout import _scaleout as sc
 
 pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
@@ -31,9 +30,7 @@ PIECES_SQL = (
 
 
 @pytest.mark.claim("E-4")
-@given(n=scaleout_sizes())
-@example(n=20)
-@example(n=40)
+@for_every_n
 def test_a_batch_leaves_no_lineage_orphan_and_no_digest_drift(rolled_back, evidence, n):
     """After a batch of N the orphan and drift views are as before (empty on the fixtures), none of the batch."""
     evidence.add("N", n)
@@ -86,9 +83,7 @@ def test_verify_batch_passes_a_clean_batch_and_fails_naming_drift(fresh_database
 
 
 @pytest.mark.claim("E-5")
-@given(n=scaleout_sizes())
-@example(n=20)
-@example(n=40)
+@for_every_n
 def test_a_batch_leaves_the_vector_ledger_unchanged_and_reuses_template_pieces(rolled_back, evidence, n):
     """A batch of N leaves the vector ledger and the pieces unchanged: its instances reuse their templates' pieces."""
     evidence.add("N", n)

@@ -8,16 +8,14 @@ from hypothesis import strategies as st
 
 from iu_prove import fingerprint
 from iu_prove.dsn import connect
-from iu_prove.profiles import scaleout_sizes
+from iu_prove.profiles import for_every_n, scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
 
 pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
 
 
 @pytest.mark.claim("E-6")
-@given(n=scaleout_sizes())
-@example(n=20)
-@example(n=40)
+@for_every_n
 def test_the_rollback_dry_run_reports_exactly_the_batch_and_changes_nothing(rolled_back, evidence, n):
     """The rollback-by-actor dry run reports, per table, exactly the rows the batch added, and changes no table."""
     evidence.add("N", n)

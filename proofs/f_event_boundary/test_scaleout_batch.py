@@ -4,9 +4,8 @@ worker run, none of the batch's outbox rows is delivered."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import example, given
 
-from iu_prove.profiles import scaleout_sizes
+from iu_prove.profiles import for_every_n
 from proofs.f_event_boundary import _boundary as fb
 
 pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
@@ -25,9 +24,7 @@ SELECT count(*) FROM event_outbox_delivery_log d
 
 
 @pytest.mark.claim("F-7")
-@given(n=scaleout_sizes())
-@example(n=20)
-@example(n=40)
+@for_every_n
 def test_no_outbox_row_of_a_scaleout_batch_is_delivered(rolled_back, evidence, n):
     """A batch of N orchestrator instances writes N internal outbox rows; the worker delivers none, gates shut/open."""
     evidence.add("N", n)

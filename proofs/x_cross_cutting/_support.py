@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.abc import Query
 
+from iu_prove.substrate import sqlstate_of  # noqa: F401  (re-exported for the X proofs)
+
 AUDIT = "iu_auto_instantiate_event_log"
 LINEAGE = "iu_collection_template_instance_lineage"
 VECTOR = "iu_vector_point"
@@ -112,13 +114,3 @@ def fingerprints(conn: psycopg.Connection, tables: Iterable[str]) -> dict[str, t
 
 def retention_tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT table_name FROM iu_core_retention_policy ORDER BY 1").fetchall()]
-
-
-def sqlstate_of(conn: psycopg.Connection, query: str, params: Iterable[Any] = ()) -> tuple[str | None, str]:
-    """Run ``query`` in a savepoint; return (SQLSTATE, message) of the error it raises, or (None, '')."""
-    try:
-        with conn.transaction():
-            conn.execute(query, list(params))
-    except psycopg.Error as exc:
-        return exc.sqlstate, (exc.diag.message_primary or str(exc)).strip()
-    return None, ""
