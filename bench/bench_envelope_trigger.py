@@ -51,7 +51,6 @@ GROWTH_GOAL = 11.0
 OUT = ROOT / "reports" / "bench-envelope-trigger.json"
 SMALL, SMALL_REPEATS = 1000, 3  # sizes up to SMALL run at least SMALL_REPEATS times (they are cheap)
 
-# One server-side loop: N live instantiations cycling through every template.
 # N orchestrator instantiations in one transaction, through the bounded scaleout
 # (042): the product's batch path, bound raised to N, gate opened and closed inside.
 BATCH_SQL = """
@@ -68,7 +67,7 @@ SELECT (SELECT count(*) FROM information_unit),
 
 
 def _prepare(conn: psycopg.Connection, n: int, gate: bool, plan_mode: str = "auto") -> None:
-    """In the connection's open transaction: N and the actor for the loop, both gates set."""
+    """In the connection's open transaction: N and the actor for the batch, the auto-refresh gate set."""
     conn.execute("SELECT set_config('plan_cache_mode', %s, true)", [plan_mode])
     conn.execute("SELECT set_config('iu_bench.n', %s, true), set_config('iu_bench.actor', %s, true)", [str(n), ACTOR])
     conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [GATE, json.dumps(gate), ACTOR])
