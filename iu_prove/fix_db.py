@@ -193,3 +193,15 @@ def scratch_database(iu_target: Target) -> Iterator[str]:
     janitor.init()
     yield iu_target.dsn_for(name)
     janitor.drop()
+
+
+@pytest.fixture
+def substrate_clone(iu_target: Target) -> Iterator[str]:
+    """A committed clone of the template (substrate and fixtures) on the run's
+    server, dropped afterwards: a database the suite's tests treat as not their own."""
+    if not iu_target.clones_allowed:
+        pytest.skip("needs the template database of the embedded target")
+    name = f"iu_clone_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    dsn = iu_target.clone(name)
+    yield dsn
+    iu_target.drop(name)

@@ -1,8 +1,6 @@
 """Preflight and bad targets: one clear message, exit code 2, no proof runs,
 the password never shown."""
 
-import os
-
 import pytest
 
 from iu_prove import nested
@@ -56,29 +54,21 @@ def test_a_wrong_password_is_refused_without_showing_it(tmp_path, iu_target):
     assert SECRET not in run.stdout + run.stderr
 
 
-@pytest.fixture
-def substrate_copy(iu_target):
-    name = f"iu_preflight_{os.getpid()}"
-    dsn = iu_target.clone(name)
-    yield dsn
-    iu_target.drop(name)
-
-
-def test_a_partly_missing_substrate_names_exactly_what_is_missing(tmp_path, substrate_copy):
+def test_a_partly_missing_substrate_names_exactly_what_is_missing(tmp_path, substrate_clone):
     """A substrate missing one function is refused naming that function only."""
-    with connect(substrate_copy) as conn:
+    with connect(substrate_clone) as conn:
         conn.execute("DROP FUNCTION dot_iu_three_axis_envelope_refresh()")
         conn.commit()
-    run = prove(tmp_path, f"--iu-dsn={substrate_copy}")
+    run = prove(tmp_path, f"--iu-dsn={substrate_clone}")
     assert run.returncode == 2
     assert "(1 objects missing)" in run.stderr and "function dot_iu_three_axis_envelope_refresh" in run.stderr
 
 
-def test_a_migration_head_that_is_not_pinned_is_refused(tmp_path, substrate_copy):
+def test_a_migration_head_that_is_not_pinned_is_refused(tmp_path, substrate_clone):
     """A database at a head the pins do not know (ahead of this checkout) is refused, exit 2."""
-    with connect(substrate_copy) as conn:
+    with connect(substrate_clone) as conn:
         conn.execute("INSERT INTO iu_core_schema_migration (version, name, sha256) VALUES ('999', 'future', 'x')")
         conn.commit()
-    run = prove(tmp_path, f"--iu-dsn={substrate_copy}")
+    run = prove(tmp_path, f"--iu-dsn={substrate_clone}")
     assert run.returncode == 2
     assert "migration head 999, ahead of the pinned heads" in run.stderr

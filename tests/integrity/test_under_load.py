@@ -1,7 +1,6 @@
 """Under load: the proofs keep their verdicts while a concurrent pgbench load
 reads and writes the substrate, and the load sees no error."""
 
-import os
 import shutil
 import subprocess
 
@@ -24,23 +23,15 @@ ROLLBACK;
 """
 
 
-@pytest.fixture
-def load_database(iu_target):
-    name = f"iu_load_{os.getpid()}"
-    dsn = iu_target.clone(name)
-    yield dsn
-    iu_target.drop(name)
-
-
 @pytest.mark.claim("H-6")
 @pytest.mark.durable
-def test_verdicts_are_unchanged_under_a_concurrent_read_write_load(load_database, tmp_path, evidence):
+def test_verdicts_are_unchanged_under_a_concurrent_read_write_load(substrate_clone, tmp_path, evidence):
     """Proofs run beside a 2-client pgbench load on their database keep their verdicts; the load has 0 errors."""
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         pytest.skip("pgbench is not installed")
     (tmp_path / "load.sql").write_text(LOAD_SCRIPT)
-    quiet = nested.run(["proofs", "-n", "2", "-q", f"--iu-dsn={load_database}"], report_dir=tmp_path / "quiet")
+    quiet = nested.run(["proofs", "-n", "2", "-q", f"--iu-dsn={substrate_clone}"], report_dir=tmp_path / "quiet")
     seconds = int(quiet.report["run"]["duration_s"]) + 5  # the load outlasts the loaded run, then ends by itself
     load = subprocess.Popen(
         [
@@ -54,14 +45,14 @@ def test_verdicts_are_unchanged_under_a_concurrent_read_write_load(load_database
             f"--log-prefix={tmp_path / 'txlog'}",
             "-f",
             str(tmp_path / "load.sql"),
-            load_database,
+            substrate_clone,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        loaded = nested.run(["proofs", "-n", "2", "-q", f"--iu-dsn={load_database}"], report_dir=tmp_path / "loaded")
+        loaded = nested.run(["proofs", "-n", "2", "-q", f"--iu-dsn={substrate_clone}"], report_dir=tmp_path / "loaded")
     finally:
         _, err = load.communicate(timeout=seconds + 120)
     # one log line per load transaction: "client_id tx_no time_us script_no epoch us" (time "failed" on error)
