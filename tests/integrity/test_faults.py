@@ -14,7 +14,7 @@ from iu_prove.dsn import connect
 
 pytestmark = pytest.mark.slow
 
-BIG_N = 4000  # long enough (seconds) to crash the server in the middle of it
+BIG_N = 8000  # several seconds of work: the crash lands in the middle of it
 
 
 @pytest.mark.claim("H-5")
