@@ -60,17 +60,25 @@ def computed_envelope(conn: psycopg.Connection, code: str) -> tuple[int, int, in
     return tuple(row) if row else None
 
 
-def envelope_mismatches(conn: psycopg.Connection) -> list[tuple]:
-    """Collections whose cached envelope differs from recomputation (or is missing)."""
-    return conn.execute("""
+def envelope_mismatches(conn: psycopg.Connection, codes: Iterable[str] | None = None) -> list[tuple]:
+    """Collections whose cached envelope differs from recomputation (or is missing).
+
+    ``codes`` limits the check to those collections (O(changed)); None checks every one.
+    """
+    scope = None if codes is None else list(codes)
+    return conn.execute(
+        """
         SELECT u.code, e.axis_a_count, e.axis_b_count, e.axis_c_count, c.axis_a_count, c.axis_b_count, c.axis_c_count
           FROM information_unit u
           CROSS JOIN LATERAL fn_iu_three_axis_envelope_compute(u.id) c
           LEFT JOIN iu_three_axis_envelope e ON e.collection_id = u.id
          WHERE u.kind = 'collection'
+           AND (%(scope)s::text[] IS NULL OR u.code = ANY(%(scope)s::text[]))
            AND (e.collection_id IS NULL OR (e.axis_a_count, e.axis_b_count, e.axis_c_count)
                 IS DISTINCT FROM (c.axis_a_count, c.axis_b_count, c.axis_c_count))
-         ORDER BY u.code""").fetchall()
+         ORDER BY u.code""",
+        {"scope": scope},
+    ).fetchall()
 
 
 def dirty_codes(conn: psycopg.Connection) -> list[str]:

@@ -57,7 +57,7 @@ def test_lifecycle_change_with_gate_on_refreshes_the_collections_holding_the_pie
     evidence.expect("refresh reason", have=reason, want="iu_lifecycle_trigger")
     evidence.expect("collections refreshed", have=codes, want=holders)
     evidence.expect("still dirty", have=dirty_codes(db), want=[])
-    evidence.expect_no_rows("cached envelopes differing from recomputation", envelope_mismatches(db))
+    evidence.expect_no_rows("cached envelopes differing from recomputation", envelope_mismatches(db, holders))
 
 
 @pytest.mark.claim("S-4")

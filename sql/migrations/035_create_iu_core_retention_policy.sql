@@ -17,26 +17,34 @@ CREATE TABLE iu_core_retention_policy (
 COMMENT ON TABLE iu_core_retention_policy IS
   'Retention policies: rows of public.table_name whose timestamp_column is older than now - retain are expired.';
 
+CREATE FUNCTION fn_iu_public_column_type(p_table_name text, p_column text,
+                                         OUT table_exists boolean, OUT column_type regtype)
+LANGUAGE sql STABLE AS $fn$
+  SELECT t.oid IS NOT NULL,
+         (SELECT a.atttypid::regtype FROM pg_attribute a
+           WHERE a.attrelid = t.oid AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped)
+    FROM (SELECT (SELECT c.oid FROM pg_class c
+                   WHERE c.relname = p_table_name AND c.relnamespace = 'public'::regnamespace
+                     AND c.relkind IN ('r', 'p')) AS oid) t
+$fn$;
+
+COMMENT ON FUNCTION fn_iu_public_column_type(text, text) IS
+  'Whether table public.<table> exists, and the type of its column (NULL when absent); used to validate policy columns.';
+
 CREATE FUNCTION fn_iu_retention_policy_problem(p_table_name text, p_timestamp_column text) RETURNS text
 LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
-  v_rel  regclass;
-  v_type regtype;
+  v_exists boolean;
+  v_type   regtype;
 BEGIN
   IF p_table_name IS NULL OR p_timestamp_column IS NULL THEN
     RETURN 'table_name and timestamp_column are required';
   END IF;
-  SELECT c.oid INTO v_rel
-    FROM pg_class c
-   WHERE c.relname = p_table_name
-     AND c.relnamespace = 'public'::regnamespace
-     AND c.relkind IN ('r', 'p');
-  IF v_rel IS NULL THEN
+  SELECT t.table_exists, t.column_type INTO v_exists, v_type
+    FROM fn_iu_public_column_type(p_table_name, p_timestamp_column) t;
+  IF NOT v_exists THEN
     RETURN format('table public.%I does not exist', p_table_name);
   END IF;
-  SELECT a.atttypid::regtype INTO v_type
-    FROM pg_attribute a
-   WHERE a.attrelid = v_rel AND a.attname = p_timestamp_column AND a.attnum > 0 AND NOT a.attisdropped;
   IF v_type IS NULL THEN
     RETURN format('column %I does not exist on public.%I', p_timestamp_column, p_table_name);
   END IF;

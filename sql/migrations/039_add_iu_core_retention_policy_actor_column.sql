@@ -20,8 +20,8 @@ COMMENT ON COLUMN iu_core_retention_policy.actor_column IS
 CREATE FUNCTION fn_iu_retention_policy_actor_column_problem(p_table_name text, p_actor_column text) RETURNS text
 LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
-  v_rel  regclass;
-  v_type regtype;
+  v_exists boolean;
+  v_type   regtype;
 BEGIN
   IF p_actor_column IS NULL THEN
     RETURN NULL;  -- no actor column: actor-scoped cleanup skips the table
@@ -29,17 +29,11 @@ BEGIN
   IF btrim(p_actor_column) = '' THEN
     RETURN format('actor column of public.%I is empty (use NULL for a table without one)', p_table_name);
   END IF;
-  SELECT c.oid INTO v_rel
-    FROM pg_class c
-   WHERE c.relname = p_table_name
-     AND c.relnamespace = 'public'::regnamespace
-     AND c.relkind IN ('r', 'p');
-  IF v_rel IS NULL THEN
+  SELECT t.table_exists, t.column_type INTO v_exists, v_type
+    FROM fn_iu_public_column_type(p_table_name, p_actor_column) t;
+  IF NOT v_exists THEN
     RETURN format('table public.%I does not exist', p_table_name);
   END IF;
-  SELECT a.atttypid::regtype INTO v_type
-    FROM pg_attribute a
-   WHERE a.attrelid = v_rel AND a.attname = p_actor_column AND a.attnum > 0 AND NOT a.attisdropped;
   IF v_type IS NULL THEN
     RETURN format('actor column %I does not exist on public.%I', p_actor_column, p_table_name);
   END IF;
