@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from iu_prove import paths
+from iu_prove.errors import SetupError
 
 STATUSES = ("awaiting_authority", "out_of_scope", "decided")
 
 
-class DecisionRegisterError(RuntimeError):
+class DecisionRegisterError(SetupError):
     pass
 
 

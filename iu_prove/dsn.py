@@ -7,8 +7,10 @@ import re
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from iu_prove.errors import SetupError
 
-class TargetUnavailable(RuntimeError):
+
+class TargetUnavailable(SetupError):
     """The database cannot be reached or refuses us: one line, password masked."""
 
 
@@ -44,3 +46,14 @@ def connect(dsn: str, *, autocommit: bool = False, connect_timeout: int = 10) ->
         if secret:
             first = first.replace(secret, "***")
         raise TargetUnavailable(f"cannot connect to {mask(dsn)}: {first}") from None
+
+
+def scrub(value):
+    """Mask every password inside a JSON-like document (strings of any depth)."""
+    if isinstance(value, str):
+        return mask(value) if ("://" in value or "password" in value) else value
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value

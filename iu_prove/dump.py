@@ -6,8 +6,10 @@ import functools
 import shutil
 import subprocess
 
+from iu_prove.errors import SetupError
 
-class DumpFailed(RuntimeError):
+
+class DumpFailed(SetupError):
     pass
 
 

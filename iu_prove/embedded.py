@@ -7,25 +7,40 @@ another OS user), and it starts one server per xdist worker. This module starts
 one cluster per run, as the ``postgres`` OS user when the run is root, in a
 directory that user owns, and always removes it. Databases, templates and clones
 on it are then handled with pytest-postgresql's ``DatabaseJanitor``.
+
+The server accepts no one but the run: it listens on a Unix socket only (no
+TCP), in a 0700 folder owned by the server's OS user, so another OS user cannot
+reach it. The run's own superuser is trusted there; any other role must give
+its password (scram-sha-256). The server is started in a session of its own, so
+a Ctrl-C or a CI job's signal to the run's process group reaches the run, which
+then stops the server in order. Each cluster folder records the run that owns
+it; :func:`sweep_leftovers` removes the clusters of runs that are gone (after a
+SIGKILL or a power loss).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import port_for
 
+from iu_prove.errors import SetupError
 from iu_prove.pgbin import find_bindir
 
 SUPERUSER = "iu"
 SERVER_SETTINGS = {
-    "listen_addresses": "127.0.0.1",
+    "listen_addresses": "",
+    "unix_socket_permissions": "0700",
+    "password_encryption": "scram-sha-256",
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
@@ -36,8 +51,87 @@ SERVER_SETTINGS = {
 }
 
 
-class EmbeddedClusterError(RuntimeError):
+class EmbeddedClusterError(SetupError):
     pass
+
+
+BASE_PREFIX = "iu-prove-pg-"
+OWNER_FILE = "owner"
+RUN_ENV = "IU_PROVE_RUN_OWNER"  # the run (controlling process) a cluster belongs to
+
+
+def _process_start(pid: int) -> str:
+    """The start time of a process (field 22 of /proc/PID/stat), '' if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _owner_token(pid: int) -> str:
+    return f"{pid} {_process_start(pid)}"
+
+
+def run_token() -> str:
+    """This run's token: set by the controlling process, inherited by its workers."""
+    return os.environ.get(RUN_ENV) or _owner_token(os.getpid())
+
+
+def claim_run() -> None:
+    """Make this process the owner of the clusters it and its workers start."""
+    os.environ[RUN_ENV] = _owner_token(os.getpid())
+
+
+def _owner_alive(token: str) -> bool:
+    try:
+        pid_text, start = token.split(" ", 1)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    return bool(_process_start(pid)) and _process_start(pid) == start.strip()
+
+
+def sweep_leftovers(of_run: str | None = None, tmpdir: str | None = None) -> list[str]:
+    """Stop and remove embedded clusters whose owning process is gone (and, with
+    ``of_run``, every cluster of that run); return their folders."""
+    removed = []
+    for folder in sorted(glob.glob(os.path.join(tmpdir or tempfile.gettempdir(), BASE_PREFIX + "*"))):
+        base = Path(folder)
+        try:
+            owner, _, run = (base / OWNER_FILE).read_text().partition("\n")
+        except OSError:
+            # A folder being created right now has no owner file for a moment.
+            try:
+                if time.time() - base.stat().st_mtime < 60:
+                    continue
+            except OSError:
+                continue
+            owner, run = "", ""
+        if _owner_alive(owner) and not (of_run and run.strip() == of_run):
+            continue
+        orphan = EmbeddedCluster.__new__(EmbeddedCluster)
+        orphan.base, orphan.port = base, 0
+        orphan.os_user = _folder_owner(base)
+        try:
+            orphan.bindir = find_bindir()
+            orphan.stop(mode="immediate")
+        except SetupError:
+            pass
+        shutil.rmtree(base, ignore_errors=True)
+        if not base.exists():
+            removed.append(str(base))
+    return removed
+
+
+def _folder_owner(base: Path) -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        name = pwd.getpwuid(base.stat().st_uid).pw_name
+    except (KeyError, OSError):
+        return None
+    return None if name == "root" else name
 
 
 def _server_os_user() -> str | None:
@@ -64,7 +158,6 @@ class EmbeddedCluster:
     port: int = 0
     base: Path | None = None
     os_user: str | None = field(default_factory=_server_os_user)
-    host: str = "127.0.0.1"
     user: str = SUPERUSER
 
     @property
@@ -82,11 +175,18 @@ class EmbeddedCluster:
         assert self.base is not None
         return self.base / "sock"
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    @property
+    def host(self) -> str:
+        """The socket folder: libpq takes a path as the host."""
+        return str(self.sockdir)
+
+    def _run(self, *args: str, check: bool = True, new_session: bool = False) -> subprocess.CompletedProcess[str]:
         cmd = [str(a) for a in args]
         if self.os_user:
             cmd = ["runuser", "-u", self.os_user, "--", *cmd]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=self.base)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=self.base, start_new_session=new_session, stdin=subprocess.DEVNULL
+        )
         if check and proc.returncode != 0:
             raise EmbeddedClusterError(
                 f"{' '.join(args[:2])} failed (exit {proc.returncode}): "
@@ -102,8 +202,9 @@ class EmbeddedCluster:
         return "server log:\n" + "\n".join(text[-lines:]) if text else ""
 
     def _make_base(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="iu-prove-pg-"))
-        self.sockdir.mkdir()
+        self.base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
+        (self.base / OWNER_FILE).write_text(f"{_owner_token(os.getpid())}\n{run_token()}\n")
+        self.sockdir.mkdir(mode=0o700)
         if self.os_user:
             entry = pwd.getpwnam(self.os_user)
             for path in (self.base, self.sockdir):
@@ -117,8 +218,8 @@ class EmbeddedCluster:
             self.datadir,
             "-U",
             self.user,
-            "-A",
-            "trust",
+            "--auth-local=trust",
+            "--auth-host=reject",
             "-E",
             "UTF8",
             "--locale=C",
@@ -127,6 +228,16 @@ class EmbeddedCluster:
         conf = "\n".join(f"{k} = '{v}'" for k, v in SERVER_SETTINGS.items())
         with open(self.datadir / "postgresql.auto.conf", "a") as fh:
             fh.write("\n" + conf + "\n")
+        # The run's superuser is trusted on the private socket; other roles give a password.
+        hba = f"local all {self.user} trust\nlocal all all scram-sha-256\n"
+        self._write_as_server_user(self.datadir / "pg_hba.conf", hba)
+
+    def _write_as_server_user(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        if self.os_user:
+            entry = pwd.getpwnam(self.os_user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chmod(path, 0o600)
 
     def start(self) -> None:
         if not self.port:
@@ -143,6 +254,7 @@ class EmbeddedCluster:
             "-o",
             f"-p {self.port} -k {self.sockdir}",
             "start",
+            new_session=True,
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -175,8 +287,14 @@ class EmbeddedCluster:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
 
-    def dsn(self, dbname: str = "postgres") -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+    def dsn(self, dbname: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        cred = user or self.user
+        if password:
+            cred += ":" + quote(password, safe="")
+        return f"postgresql://{cred}@/{dbname}?host={quote(self.host, safe='/')}&port={self.port}"
+
+    def describe(self) -> str:
+        return f"embedded PostgreSQL on socket {self.sockdir} port {self.port}"
 
     def __enter__(self) -> EmbeddedCluster:
         try:

@@ -3,24 +3,22 @@ fresh clones for durable proofs, and a private cluster for restart proofs."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 import pytest
 
-from iu_prove import claims, migrations, seed
+from iu_prove import claims, migrations, notrun, runstate, seed
 from iu_prove.dsn import connect
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.isolation import rolled_back as _rolled_back
+from iu_prove.runstate import RunState, database_name
 from iu_prove.target import Target
 
 
-def _state(config: pytest.Config):
-    from iu_prove.plugin import STATE
-
-    return config.stash[STATE]
+def _state(config: pytest.Config) -> RunState:
+    return runstate.of(config)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +26,7 @@ def iu_target(pytestconfig: pytest.Config) -> Target:
     """The run's database target (embedded, attached or DSN)."""
     tgt = _state(pytestconfig).target
     if tgt is None:
-        pytest.skip("no database target in this run")
+        notrun.skip("target", "no database target in this run")
     return tgt
 
 
@@ -38,8 +36,7 @@ def proof_dsn(iu_target: Target) -> Iterator[str]:
     if iu_target.database_dsn:
         yield iu_target.database_dsn
         return
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"iu_proof_{worker}_{os.getpid()}"
+    name = database_name("proof")
     dsn = iu_target.clone(name)
     yield dsn
     iu_target.drop(name)
@@ -127,25 +124,31 @@ def db(rolled_back) -> Iterator[psycopg.Connection]:
 def fresh_database(request: pytest.FixtureRequest, iu_target: Target) -> Iterator[str]:
     """A database of the proof's own, committed to freely (durable proofs).
 
-    A clone of the template on the embedded target (dropped afterwards); on a
-    scratch DSN target, the scratch database itself.
+    A clone of the run's template, dropped afterwards: on the embedded target and
+    on a ``--iu-scratch`` DSN target alike (whose template sits beside the
+    scratch database), so a durable proof never commits where others read.
     """
     if claims.proof_class_of(request.node) != "durable":
         raise pytest.UsageError(f"{request.node.nodeid}: fresh_database is for @pytest.mark.durable proofs")
-    if not iu_target.clones_allowed:
-        if iu_target.scratch and iu_target.database_dsn:
-            yield iu_target.database_dsn
-            return
-        pytest.skip("needs a template to clone (embedded target) or a --iu-scratch database")
-    name = f"iu_fresh_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    _need_clones(iu_target)
+    name = database_name("fresh")
     dsn = iu_target.clone(name)
     state = _state(request.config)
     if state.sabotage is not None and state.sabotage.mode == "transaction":
         with connect(dsn) as conn:  # durable proofs see the sabotage too
-            conn.execute(state.sabotage.sql)
+            state.sabotage.apply(conn)
             conn.commit()
     yield dsn
     iu_target.drop(name)
+
+
+def _need_clones(iu_target: Target) -> None:
+    """Skip (with the right kind of reason) unless the target can clone its template."""
+    if iu_target.clones_allowed:
+        return
+    if iu_target.no_clones_reason:
+        notrun.skip("environment", iu_target.no_clones_reason)
+    notrun.skip("target", "needs a database of its own: the embedded target or a --iu-scratch DSN")
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +156,7 @@ def private_cluster(pytestconfig: pytest.Config, iu_target: Target) -> Iterator[
     """A cluster of this worker's own, with the substrate and fixtures, that
     proofs may restart or crash without touching other workers."""
     if iu_target.kind == "dsn":
-        pytest.skip("server restarts are proven on the embedded target only")
+        notrun.skip("target", "needs the suite's own server (restart or crash): proven on the embedded target only")
     cluster = EmbeddedCluster()
     try:
         cluster.init()
@@ -165,7 +168,7 @@ def private_cluster(pytestconfig: pytest.Config, iu_target: Target) -> Iterator[
             seed.load(conn)
             sab = _state(pytestconfig).sabotage
             if sab is not None:
-                conn.execute(sab.sql)
+                sab.apply(conn)
                 conn.commit()
         yield cluster
     finally:
@@ -175,8 +178,8 @@ def private_cluster(pytestconfig: pytest.Config, iu_target: Target) -> Iterator[
 @pytest.fixture(scope="session")
 def attach_spec(iu_target: Target) -> str:
     """What a child pytest run needs to attach to this run's cluster and template."""
-    if not iu_target.clones_allowed:
-        pytest.skip("nested runs need the embedded target's template database")
+    if not iu_target.clones_allowed or iu_target.kind == "dsn":
+        notrun.skip("target", "nested runs need the embedded target's template database")
     from iu_prove.nested import attach_spec as spec
 
     return spec(iu_target.server_dsn, iu_target.template, iu_target.head, iu_target.server_version)
@@ -186,8 +189,8 @@ def attach_spec(iu_target: Target) -> str:
 def scratch_database(iu_target: Target) -> Iterator[str]:
     """An empty database on the run's server, dropped afterwards (suite tests)."""
     if iu_target.kind == "dsn":
-        pytest.skip("needs the embedded server")
-    name = f"iu_scratch_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+        notrun.skip("target", "needs the embedded server")
+    name = database_name("scratch")
     janitor = iu_target.janitor(name)
     janitor.drop()
     janitor.init()
@@ -199,9 +202,8 @@ def scratch_database(iu_target: Target) -> Iterator[str]:
 def substrate_clone(iu_target: Target) -> Iterator[str]:
     """A committed clone of the template (substrate and fixtures) on the run's
     server, dropped afterwards: a database the suite's tests treat as not their own."""
-    if not iu_target.clones_allowed:
-        pytest.skip("needs the template database of the embedded target")
-    name = f"iu_clone_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    _need_clones(iu_target)
+    name = database_name("clone")
     dsn = iu_target.clone(name)
     yield dsn
     iu_target.drop(name)

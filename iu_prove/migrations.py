@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from iu_prove import paths
+from iu_prove.errors import SetupError
 
 LEDGER = "iu_core_schema_migration"
 FILENAME = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql$")
@@ -41,7 +42,7 @@ MIGRATION_TIMEOUTS = {
 }
 
 
-class MigrationError(RuntimeError):
+class MigrationError(SetupError):
     pass
 
 

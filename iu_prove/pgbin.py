@@ -14,10 +14,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from iu_prove.errors import SetupError
+
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
-class ServerBinariesNotFound(RuntimeError):
+class ServerBinariesNotFound(SetupError):
     pass
 
 

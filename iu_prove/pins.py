@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 
 from iu_prove import paths
+from iu_prove.errors import SetupError
 
 KINDS = ("tables", "views", "functions", "triggers", "healthcheck_surfaces")
 SINGULAR = {
@@ -49,7 +50,7 @@ INVENTORY_SQL = {
 Inventory = dict[str, list[str]]
 
 
-class PinsError(RuntimeError):
+class PinsError(SetupError):
     pass
 
 

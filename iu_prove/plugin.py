@@ -1,13 +1,13 @@
-"""The pytest plugin: options, the run's database target, claim metadata, report.
+"""The pytest plugin: options, the run's database target, claim metadata, verdict.
 
-Fixtures live in their own modules (``fix_*.py``), registered below.
+Fixtures live in their own modules (``fix_*.py``), registered below; the run's
+state is a :class:`~iu_prove.runstate.RunState` in ``config.stash[STATE]``.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import itertools
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -18,49 +18,19 @@ from typing import Any
 
 import pytest
 
-from iu_prove import claims, isolation, paths, pins, profiles, residue, sabotage, target
-from iu_prove.dsn import TargetUnavailable, connect, mask
-from iu_prove.embedded import EmbeddedCluster, EmbeddedClusterError
+from iu_prove import catalogue, claims, embedded, isolation, notrun, paths, pins, profiles, residue, sabotage, target
+from iu_prove.dsn import connect, mask
+from iu_prove.embedded import EmbeddedCluster
+from iu_prove.errors import EXIT_SETUP, SetupError
 from iu_prove.evidence import ProofFailed
-from iu_prove.migrations import MigrationError
-from iu_prove.pgbin import ServerBinariesNotFound
-from iu_prove.preflight import PreflightFailed
-from iu_prove.report import PROP_CLAIM, PROP_FAILURE, PROP_STATEMENT, ReportCollector
-from iu_prove.seed import SeedError
+from iu_prove.report import PROP_CLAIM, PROP_FAILURE, PROP_STATEMENT, ReportCollector, refused
+from iu_prove.runstate import STATE, RunState
 
 pytest_plugins = ["iu_prove.fix_db", "iu_prove.fix_evidence", "iu_prove.fix_ops"]
 
-STATE = pytest.StashKey["RunState"]()
 TARGET_INPUT = "iu_prove_target"
-
-
-class RunState:
-    """Per-process state of one run."""
-
-    def __init__(self, config: pytest.Config):
-        self.config = config
-        self.cluster: EmbeddedCluster | None = None
-        self.target: target.Target | None = None
-        self.sabotage: sabotage.Sabotage | None = None
-        self.claims_filter: set[str] | None = None
-        self.timeouts = dict(isolation.DEFAULT_TIMEOUTS)
-        self.run_info: dict[str, Any] = {}
-        self.residue_before: residue.Snapshot | None = None
-
-    @property
-    def is_worker(self) -> bool:
-        return hasattr(self.config, "workerinput")
-
-    def shutdown(self) -> None:
-        tgt, cluster = self.target, self.cluster
-        self.cluster = None
-        if tgt is not None and cluster is None and tgt.owned_templates:
-            for name in tgt.owned_templates:
-                with contextlib.suppress(Exception):
-                    tgt.janitor(name, as_template=True).drop()
-            tgt.owned_templates.clear()
-        if cluster is not None:
-            cluster.remove()
+CATCH_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+_config: pytest.Config | None = None  # for the hooks that are not given it
 
 
 def _env_flag(name: str) -> bool:
@@ -71,14 +41,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("iu-prove", "IU core proof suite")
     group.addoption(
         "--iu-dsn",
-        default=os.environ.get("IU_PROVE_DSN"),
+        default=os.environ.get("IU_PROVE_DSN") or None,
         help="prove against this existing database (env IU_PROVE_DSN); default: embedded PostgreSQL",
     )
     group.addoption(
         "--iu-scratch",
         action="store_true",
         default=_env_flag("IU_PROVE_SCRATCH"),
-        help="the --iu-dsn database is disposable: migrate it, load fixtures, allow committing proofs",
+        help="the --iu-dsn database is disposable: migrate it, load fixtures, allow committing and intrusive proofs",
     )
     group.addoption(
         "--iu-allow-intrusive",
@@ -88,7 +58,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--iu-sabotage",
-        default=os.environ.get("IU_PROVE_SABOTAGE"),
+        default=os.environ.get("IU_PROVE_SABOTAGE") or None,
         help="apply this registered sabotage (see fixtures/sabotages) to every proof",
     )
     group.addoption(
@@ -98,8 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--iu-claims",
-        default=os.environ.get("IU_PROVE_CLAIMS"),
-        help="comma-separated claim ids to run (others are deselected)",
+        default=os.environ.get("IU_PROVE_CLAIMS") or None,
+        help="comma-separated claim ids to run, e.g. S-1,D-2 (case-insensitive; others are not run)",
     )
     group.addoption(
         "--iu-report-dir",
@@ -114,38 +84,97 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
 
 
+# -- signals ------------------------------------------------------------------
+def _on_signal(signum, frame):
+    """The first catchable signal ends the run in order (fixtures torn down, servers
+    stopped, report written); later ones are noted and ignored, so clean-up finishes."""
+    state = _config.stash.get(STATE, None) if _config is not None else None
+    if state is None or state.signal is not None:
+        return
+    state.signal = signum
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _install_signal_handlers() -> None:
+    for sig in CATCH_SIGNALS:
+        try:
+            signal.signal(sig, _on_signal)
+        except ValueError:  # not the main thread
+            return
+
+
+# -- configuration -------------------------------------------------------------
+def _refuse(config: pytest.Config, state: RunState, message: str) -> None:
+    """One message, exit 2, a report that says REFUSED; no traceback, no duplicate line."""
+    if not state.is_worker:
+        refused(state.info.report_dir, message, state.info.as_dict())
+    state.shutdown()
+    pytest.exit(message, returncode=EXIT_SETUP)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_keyboard_interrupt(excinfo) -> None:
+    """A refusal (pytest.exit with our code) was already printed once: drop pytest's repeat."""
+    if _config is None or not isinstance(excinfo.value, pytest.exit.Exception):
+        return
+    if excinfo.value.returncode == EXIT_SETUP:
+        reporter = _config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and hasattr(reporter, "_keyboardinterrupt_memo"):
+            reporter._keyboardinterrupt_memo = None
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _config
+    _config = config
     for line in claims.MARKERS:
         config.addinivalue_line("markers", line)
     state = RunState(config)
     config.stash[STATE] = state
+    info = state.info
+    info.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    info.report_dir = config.getoption("iu_report_dir")
     for name in isolation.DEFAULT_TIMEOUTS:
         state.timeouts[name] = config.getoption(f"iu_{name}")
-    if config.getoption("iu_claims"):
-        state.claims_filter = {c.strip() for c in config.getoption("iu_claims").split(",") if c.strip()}
+    if _needs_database(config):
+        _install_signal_handlers()
+    if not state.is_worker:
+        embedded.claim_run()
+        info.git_revision, info.git_dirty = _git_revision()
     try:
-        profile = profiles.load_from_env(config.getoption("hypothesis_profile", None))
+        info.hypothesis_profile = profiles.load_from_env(config.getoption("hypothesis_profile", None))
         if config.getoption("iu_sabotage"):
             state.sabotage = sabotage.get(config.getoption("iu_sabotage"), Path(config.getoption("iu_sabotage_dir")))
-    except (ValueError, sabotage.SabotageError) as exc:
-        raise pytest.UsageError(str(exc)) from None
-    state.run_info.update(
-        {
-            "hypothesis_profile": profile,
-            "git_revision": _git_revision(),
-            "sabotage": state.sabotage.id if state.sabotage else None,
-            "report_dir": config.getoption("iu_report_dir"),
-        }
-    )
+            info.sabotage = state.sabotage.id
+        if not state.is_worker:
+            state.catalogue = catalogue.for_args(config.args, Path(str(config.invocation_params.dir)))
+        if config.getoption("iu_claims"):
+            state.claims_filter = _claims_filter(config.getoption("iu_claims"), state)
+            info.claims_filter = sorted(state.claims_filter, key=claims.sort_key)
+    except (ValueError, SetupError) as exc:
+        _refuse(config, state, f"iu-prove: {exc}")
     if state.is_worker:
         state.target = target.Target.from_json(config.workerinput[TARGET_INPUT])
     else:
-        config.pluginmanager.register(ReportCollector(config, state.run_info), "iu_prove_report")
+        config.pluginmanager.register(ReportCollector(config, state), "iu_prove_report")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistBridge(state), "iu_prove_xdist")
 
 
-def _git_revision() -> str:
+def _claims_filter(text: str, state: RunState) -> set[str]:
+    """``--iu-claims``: well-formed ids of known claims, else a refusal naming the known ones."""
+    good, bad = catalogue.normalise_ids(text)
+    known = set(state.catalogue)
+    unknown = [g for g in good if known and g not in known] + bad
+    if unknown or not good:
+        listing = ", ".join(sorted(known, key=claims.sort_key)) or "none in the selected paths"
+        raise SetupError(
+            f"--iu-claims names {', '.join(unknown) or 'no claim'}, which is not a claim of this run; "
+            f"known ids: {listing}"
+        )
+    return set(good)
+
+
+def _git_revision() -> tuple[str, bool | None]:
     try:
         out = subprocess.run(
             ["git", "-C", str(paths.ROOT), "describe", "--always", "--dirty"],
@@ -153,9 +182,12 @@ def _git_revision() -> str:
             text=True,
             timeout=10,
         )
-        return out.stdout.strip() or "unknown"
     except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
+        return "unknown", None
+    rev = out.stdout.strip()
+    if not rev:
+        return "unknown", None
+    return rev.removesuffix("-dirty"), rev.endswith("-dirty")
 
 
 class _XdistBridge:
@@ -165,6 +197,14 @@ class _XdistBridge:
     def pytest_configure_node(self, node) -> None:
         if self.state.target is not None:
             node.workerinput[TARGET_INPUT] = self.state.target.to_json()
+
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        if not self.state.collected:
+            self.state.collected = list(ids)
+
+    def pytest_testnodedown(self, node, error) -> None:
+        if error and self.state.signal is None and self.state.info.interrupted is None:
+            self.state.info.interrupted = f"worker {node.gateway.id} crashed ({str(error).strip()[:200]})"
 
 
 def _needs_database(config: pytest.Config) -> bool:
@@ -176,10 +216,7 @@ def _progress(message: str) -> None:
         sys.stderr.write(f"iu-prove: {message}\n")
 
 
-def _stop_on_signal(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
+# -- the target -----------------------------------------------------------------
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
@@ -187,11 +224,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if state.is_worker or not _needs_database(config):
         return
     atexit.register(state.shutdown)
-    try:
-        signal.signal(signal.SIGTERM, _stop_on_signal)
-        signal.signal(signal.SIGHUP, _stop_on_signal)
-    except ValueError:  # not the main thread
-        pass
+    leftovers = embedded.sweep_leftovers()
+    if leftovers:
+        sys.stderr.write(
+            f"iu-prove: removed {len(leftovers)} embedded server(s) left by runs that are gone: "
+            f"{', '.join(leftovers)}\n"
+        )
     started = time.monotonic()
     dsn = config.getoption("iu_dsn")
     attach = os.environ.get(target.ATTACH_ENV)
@@ -199,6 +237,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if dsn:
             state.target = target.from_dsn(dsn, config.getoption("iu_scratch"), progress=_progress)
             where = mask(dsn) + (" (scratch)" if state.target.scratch else "")
+            if state.target.scratch and not state.target.clones_allowed:
+                state.info.notes.append(state.target.no_clones_reason)
+                sys.stderr.write(f"iu-prove: {state.target.no_clones_reason}\n")
         elif attach:
             state.target = target.attached(attach)
             where = f"attached cluster, template {state.target.template}"
@@ -207,38 +248,32 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             state.cluster.init()
             state.cluster.start()
             state.target = target.embedded(state.cluster, progress=_progress)
-            where = f"embedded PostgreSQL on 127.0.0.1:{state.cluster.port}"
+            where = state.cluster.describe()
         if state.sabotage and state.sabotage.mode == "database":
             if not state.target.clones_allowed:
-                raise PreflightFailed(f"sabotage {state.sabotage.id} needs a template database (embedded target)")
+                raise SetupError(f"sabotage {state.sabotage.id} needs a template database (embedded target)")
             target.derive_sabotaged_template(state.target, state.sabotage)
-    except (
-        TargetUnavailable,
-        PreflightFailed,
-        EmbeddedClusterError,
-        ServerBinariesNotFound,
-        MigrationError,
-        SeedError,
-    ) as exc:
+        if state.target.database_dsn:  # a database we do not own: it must end as it began
+            t0 = time.monotonic()
+            state.residue_before = residue.snapshot(state.target.database_dsn)
+            state.info.residue = {"checked": False, "cost_s": round(time.monotonic() - t0, 3)}
+        info = state.info
+        info.target = f"{state.target.kind}: {where}"
+        info.target_kind = state.target.kind
+        info.server_version = state.target.server_version
+        info.head = state.target.head
+        info.setup_s = round(time.monotonic() - started, 2)
+        info.pins = _pins_info(state.target)
+    except SetupError as exc:
+        _refuse(config, state, exc.line())
+    except KeyboardInterrupt:
         state.shutdown()
-        pytest.exit(str(exc), returncode=2)
-    if state.target.database_dsn:  # a database we do not own: it must end as it began
-        state.residue_before = residue.snapshot(state.target.database_dsn)
-    state.run_info.update(
-        {
-            "target": f"{state.target.kind}: {where}",
-            "target_kind": state.target.kind,
-            "server_version": state.target.server_version,
-            "head": state.target.head,
-            "setup_s": round(time.monotonic() - started, 2),
-            "pins": _pins_info(state.target),
-        }
-    )
+        raise
 
 
 def _pins_info(tgt: target.Target) -> dict[str, Any]:
     if tgt.kind == "attached":  # the parent run checks the template's inventory
-        return {"head": tgt.head, "note": "attached run: inventory checked by the parent run", "bumps": []}
+        return {"head": tgt.head, "note": "attached run: inventory checked by the parent run"}
     dsn = tgt.database_dsn or tgt.dsn_for(tgt.template or "postgres")
     with connect(dsn) as conn:
         live = pins.inventory(conn)
@@ -249,10 +284,9 @@ def _pins_info(tgt: target.Target) -> dict[str, Any]:
         info["diff"] = pins.diff(pinned[tgt.head], live)
     else:
         info["error"] = f"head {tgt.head} is not pinned in fixtures/pins.toml"
-    heads = sorted(h for h in pinned if tgt.head is None or h <= tgt.head)
-    info["bumps"] = [
-        {"from": a, "to": b, "diff": pins.diff(pinned[a], pinned[b])} for a, b in itertools.pairwise(heads)
-    ]
+    earlier = sorted(h for h in pinned if tgt.head is not None and h < tgt.head)
+    if earlier and tgt.head in pinned:
+        info["bump"] = {"from": earlier[-1], "to": tgt.head, "diff": pins.diff(pinned[earlier[-1]], pinned[tgt.head])}
     return info
 
 
@@ -260,13 +294,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE, None)
     if state is None or state.target is None or state.is_worker:
         return []
-    info = state.run_info
-    return [
-        f"iu-prove target: {info.get('target')} — PostgreSQL {info.get('server_version')}, "
-        f"head {info.get('head')}, ready in {info.get('setup_s')} s",
-        f"iu-prove profile: {info.get('hypothesis_profile')}"
-        + (f", sabotage: {info.get('sabotage')}" if info.get("sabotage") else ""),
+    info = state.info
+    lines = [
+        f"iu-prove target: {info.target} — PostgreSQL {info.server_version}, head {info.head}, "
+        f"ready in {info.setup_s} s",
+        f"iu-prove profile: {info.hypothesis_profile}"
+        + (f", sabotage: {info.sabotage}" if info.sabotage else "")
+        + (f", claims: {', '.join(info.claims_filter)}" if info.claims_filter else ""),
     ]
+    if info.residue is not None:
+        lines.append(f"iu-prove residue check: fingerprint taken in {info.residue['cost_s']} s")
+    return lines
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -288,6 +326,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if not state.is_worker:
+        state.collected = [item.nodeid for item in items]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -295,14 +335,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     tgt = state.target
     needs = item.get_closest_marker("head")
     if tgt is not None and needs is not None and tgt.head is not None and tgt.head < str(needs.args[0]):
-        pytest.skip(f"the database is at migration head {tgt.head}; this proof needs {needs.args[0]}")
+        notrun.skip("head", f"the database is at migration head {tgt.head}; this proof needs {needs.args[0]}")
     if tgt is None or tgt.kind != "dsn":
         return
     kind = claims.proof_class_of(item)
-    if kind == "intrusive" and not item.config.getoption("iu_allow_intrusive"):
-        pytest.skip("intrusive proof (strong locks) not run on a DSN target without --iu-allow-intrusive")
+    if kind == "intrusive" and not (item.config.getoption("iu_allow_intrusive") or tgt.scratch):
+        notrun.skip("target", "intrusive proof (strong locks): a DSN target needs --iu-allow-intrusive or --iu-scratch")
     if kind == "durable" and not tgt.scratch:
-        pytest.skip("durable proof (commits) runs only on the embedded target or a --iu-scratch database")
+        notrun.skip("target", "durable proof (commits): runs on the embedded target or a --iu-scratch database")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -320,24 +360,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.user_properties.append((PROP_FAILURE, text))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Compare the DSN target's fingerprint with the one taken at the start (H-1)."""
+# -- the end of the run ---------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Residue check (DSN targets), the verdict, the report and the suite's exit code."""
     state = session.config.stash.get(STATE, None)
-    if state is None or state.is_worker or state.residue_before is None or state.target is None:
+    if state is None or state.is_worker:
         return
-    changed = residue.differences(state.residue_before, residue.snapshot(state.target.database_dsn))
-    state.run_info["residue"] = {"checked": True, "differences": changed, "scratch": state.target.scratch}
-    if changed and not state.target.scratch:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        sys.stderr.write(
-            "iu-prove: the run left residue in the target database:\n"
-            + "\n".join(f"  {line}" for line in changed)
-            + "\n"
-        )
+    collector = session.config.pluginmanager.get_plugin("iu_prove_report")
+    if collector is None:
+        return
+    info = state.info
+    if state.signal is not None:
+        info.interrupted = f"signal {signal.Signals(state.signal).name}"
+    elif exitstatus == pytest.ExitCode.INTERRUPTED and info.interrupted is None:
+        info.interrupted = "interrupted (KeyboardInterrupt)"
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR and info.interrupted is None:
+        info.interrupted = "internal error of the test runner"
+    if state.cluster is not None and state.target is not None and not state.cluster.running():
+        info.interrupted = info.interrupted or "the embedded server died during the run"
+    if state.residue_before is not None and state.target is not None and info.interrupted is None:
+        t0 = time.monotonic()
+        changed = residue.differences(state.residue_before, residue.snapshot(state.target.database_dsn))
+        cost = round(time.monotonic() - t0 + (info.residue or {}).get("cost_s", 0), 3)
+        info.residue = {"checked": True, "differences": changed, "scratch": state.target.scratch, "cost_s": cost}
+        if changed:
+            sys.stderr.write(
+                "iu-prove: the run left residue in the target database:\n"
+                + "\n".join(f"  {line}" for line in changed)
+                + "\n"
+            )
+    doc = collector.write(state.signal)
+    session.exitstatus = doc["run"]["exit_status"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is not None and not state.is_worker:
-        state.shutdown()
+    if state is None:
+        return
+    state.shutdown()
+    if not state.is_worker:
+        embedded.sweep_leftovers(of_run=embedded.run_token())  # servers a killed worker could not stop

@@ -7,6 +7,7 @@ import psycopg
 
 from iu_prove import migrations, pins
 from iu_prove.dsn import mask
+from iu_prove.errors import SetupError
 
 MIN_SERVER_VERSION = 130000
 
@@ -44,7 +45,7 @@ REQUIRED = {
 }
 
 
-class PreflightFailed(RuntimeError):
+class PreflightFailed(SetupError):
     """The target cannot be proven against; the message says why and what to do."""
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iu_prove import paths
+from iu_prove.errors import SetupError
 
 
-class PsqlNotFound(RuntimeError):
+class PsqlNotFound(SetupError):
     pass
 
 

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iu_prove import paths
+from iu_prove.errors import SetupError
 
 MODES = ("transaction", "database")
 
 
-class SabotageError(RuntimeError):
+class SabotageError(SetupError):
     pass
 
 
@@ -37,6 +38,10 @@ class Sabotage:
     description: str
     sql: str
     source: str
+
+    def apply(self, conn) -> None:
+        """Run the sabotage's SQL on ``conn`` (the caller commits or rolls back)."""
+        conn.execute(self.sql)
 
 
 def registry(directory: Path = paths.SABOTAGES) -> dict[str, Sabotage]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg
 
 from iu_prove import paths
+from iu_prove.errors import SetupError
 
 # The fixtures are present when these rows are: the DIEU collection and the
 # background actor whose instances rollback-by-actor proofs must spare.
@@ -16,7 +17,7 @@ SELECT EXISTS (SELECT 1 FROM information_unit WHERE code = 'DIEU')
 """
 
 
-class SeedError(RuntimeError):
+class SeedError(SetupError):
     pass
 
 

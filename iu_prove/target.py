@@ -7,11 +7,15 @@
   by a parent run (``IU_PROVE_ATTACH``), so nested runs (``make mutate``, the
   suite's own tests) do not each build one.
 * ``dsn``: an existing database that already has the substrate. Nothing is
-  migrated or committed there unless it is declared disposable (scratch).
+  migrated or committed there unless it is declared disposable (scratch). A
+  scratch target also gets a template database of its own beside it on the
+  same server (``<db>_iu_template_<pid>``, dropped at the end), so durable and
+  intrusive proofs commit into clones, never into the scratch database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -42,6 +46,7 @@ class Target:
     head: str | None = None
     server_version: str = ""
     owned_templates: list[str] = field(default_factory=list)
+    no_clones_reason: str = ""  # why a scratch target has no template (e.g. the role lacks CREATEDB)
 
     @property
     def clones_allowed(self) -> bool:
@@ -104,7 +109,7 @@ def derive_sabotaged_template(target: Target, sab: Sabotage) -> str:
     name = f"{target.template}_sabotaged_{os.getpid()}"
     target.clone(name)
     with connect(target.dsn_for(name)) as conn:
-        conn.execute(sab.sql)
+        sab.apply(conn)
         conn.commit()
     with connect(target.server_dsn, autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("ALTER DATABASE {} WITH is_template true").format(psycopg.sql.Identifier(name)))
@@ -141,7 +146,8 @@ def attached(spec: str) -> Target:
 
 
 def from_dsn(dsn: str, scratch: bool, progress=None) -> Target:
-    """Check a DSN target (exit-2 errors raise) and, if scratch, bring it to head."""
+    """Check a DSN target (exit-2 errors raise) and, if scratch, bring it to head
+    and build its template of clones beside it (when the role may create databases)."""
     with connect(dsn) as conn:
         if scratch:
             migrations.apply(conn, progress=progress)
@@ -150,8 +156,11 @@ def from_dsn(dsn: str, scratch: bool, progress=None) -> Target:
         head = preflight.check(conn, dsn)
         version, _ = describe(conn)
         has_seed = seed.present(conn)
+        role, can_create = conn.execute(
+            "SELECT current_user, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
         conn.rollback()
-    return Target(
+    tgt = Target(
         kind="dsn",
         server_dsn=dsn,
         database_dsn=dsn,
@@ -160,3 +169,25 @@ def from_dsn(dsn: str, scratch: bool, progress=None) -> Target:
         head=head,
         server_version=version,
     )
+    if scratch and not can_create:
+        tgt.no_clones_reason = (
+            f"role {role} cannot create databases, so proofs that commit or need a clone are not run; "
+            f"`ALTER ROLE {role} CREATEDB` lets them run (or run without --iu-scratch)"
+        )
+    elif scratch:
+        name = scratch_template_name(dbname_of(dsn))
+        tgt.owned_templates.append(name)
+        try:
+            build_template(tgt, name, progress=progress)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                tgt.janitor(name, as_template=True).drop()
+            raise
+        tgt.template = name
+    return tgt
+
+
+def scratch_template_name(dbname: str) -> str:
+    """``<db>_iu_template_<pid>``, cut to PostgreSQL's 63-byte names."""
+    suffix = f"_iu_template_{os.getpid()}"
+    return dbname.encode()[: 63 - len(suffix)].decode(errors="ignore") + suffix

@@ -151,7 +151,7 @@ def test_no_connection_or_no_substrate_exits_2_without_the_password(scratch_data
             "exit": proc.returncode,
             "status": status,
             "password shown": SECRET in proc.stdout + proc.stderr,
-            "error": error[:90],
+            "error": error[:200],
         }
     evidence.record("outcomes", outcomes)
     evidence.expect(

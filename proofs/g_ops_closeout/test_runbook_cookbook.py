@@ -55,7 +55,7 @@ def test_every_cookbook_block_is_extracted(evidence):
 @pytest.mark.head(CHECKOUT_HEAD)
 def test_every_sql_block_runs_in_a_rolled_back_transaction(request, proof_dsn, evidence):
     """Every SQL block of the runbook runs without error in a transaction that is rolled back, leaving no trace."""
-    from iu_prove.plugin import STATE
+    from iu_prove.runstate import STATE
 
     blocks = [b for b in cookbook.extract_all() if b.kind == "sql" and b.skip_reason is None]
     setup = transaction_setup(request.config)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from iu_prove import paths
+from iu_prove import notrun, paths
 from proofs.g_ops_closeout import scan
 
 UNITS = paths.ROOT / "deploy" / "systemd"
@@ -45,7 +45,7 @@ def test_the_unit_and_timer_pass_systemd_analyze_verify(tmp_path, evidence):
     """The healthcheck unit and timer pass systemd-analyze verify, and the unit runs iu-healthcheck from an env file."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed (tools/install-system-deps.sh installs it)")
+        notrun.skip("environment", "systemd-analyze is not installed (tools/install-system-deps.sh installs it)")
     service, timer = _unit(SERVICE), _unit(TIMER)
     exec_start = service["Service"]["ExecStart"]
     evidence.record("ExecStart (shipped)", exec_start)
