@@ -7,14 +7,18 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 WORKERS ?= 2
-PROFILE ?= $(if $(CI),ci,dev)
-DSN     ?=
+# Only a truthy CI (true, 1, yes) selects the ci profile; IU_PROVE_PROFILE or PROFILE= win over it.
+TRUTHY  := true TRUE True 1 yes YES Yes on ON
+PROFILE ?= $(or $(IU_PROVE_PROFILE),$(if $(filter $(TRUTHY),$(CI)),ci,dev))
+DSN     ?= $(IU_PROVE_DSN)
 REPORTS ?= reports
 PYTEST_ARGS ?=
 
-TARGET_ARGS := $(if $(DSN),--iu-dsn='$(DSN)')
-PYTEST := IU_PROVE_PROFILE=$(PROFILE) $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
-          --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1 $(TARGET_ARGS)
+# The DSN reaches the suite through the environment, never on an echoed command line.
+export IU_PROVE_DSN := $(DSN)
+export IU_PROVE_PROFILE := $(PROFILE)
+PYTEST := $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
+          --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1
 
 .PHONY: prove test lint migrate pins pins-check mutate bench venv clean help retention-enable
 
@@ -48,20 +52,20 @@ lint: $(STAMP) $(LINT_TOOLS)  ## ruff (Python), squawk (migrations), actionlint 
 
 migrate: $(STAMP)  ## apply pending migrations and the fixtures to DSN (a scratch database)
 	@test -n "$(DSN)" || { echo "make migrate needs DSN=postgresql://…"; exit 2; }
-	$(VENV)/bin/iu-migrate --dsn '$(DSN)' --with-fixtures
+	$(VENV)/bin/iu-migrate --with-fixtures
 
 pins: $(STAMP)  ## print the current inventory in the format of fixtures/pins.toml
-	@$(VENV)/bin/iu-pins $(if $(DSN),--dsn '$(DSN)')
+	@$(VENV)/bin/iu-pins
 
 pins-check: $(STAMP)  ## show the difference between the inventory and the pins
-	@$(VENV)/bin/iu-pins --check $(if $(DSN),--dsn '$(DSN)')
+	@$(VENV)/bin/iu-pins --check
 
 retention-enable:  ## run the retention cleanup live once on DSN (CONFIRM=yes), pg_dump before/after into backups/ or OUT=
 	@test -n "$(DSN)" || { echo "make retention-enable needs DSN=postgresql://… CONFIRM=yes"; exit 2; }
 	@CONFIRM='$(CONFIRM)' tools/retention-enable.sh $(if $(OUT),-o '$(OUT)') $(if $(ACTOR),-a '$(ACTOR)') '$(DSN)'
 
 mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
-	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --report-dir $(REPORTS)
+	$(VENV)/bin/iu-mutate --report-dir $(REPORTS)
 
 bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
 	$(PY) bench/run.py $(BENCH_ARGS)

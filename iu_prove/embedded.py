@@ -26,7 +26,6 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -101,13 +100,7 @@ def sweep_leftovers(of_run: str | None = None, tmpdir: str | None = None) -> lis
         try:
             owner, _, run = (base / OWNER_FILE).read_text().partition("\n")
         except OSError:
-            # A folder being created right now has no owner file for a moment.
-            try:
-                if time.time() - base.stat().st_mtime < 60:
-                    continue
-            except OSError:
-                continue
-            owner, run = "", ""
+            continue  # no owner recorded (being created, or not ours to judge): leave it
         if _owner_alive(owner) and not (of_run and run.strip() == of_run):
             continue
         orphan = EmbeddedCluster.__new__(EmbeddedCluster)

@@ -23,3 +23,19 @@ class SetupError(RuntimeError):
     def line(self) -> str:
         text = str(self).rstrip()
         return f"{text} — {self.remedy}" if self.remedy and self.remedy not in text else text
+
+
+def run_cli(prog: str, body) -> int:
+    """Run a command-line entry point's body: a :class:`SetupError` becomes one
+    line on stderr and exit 2, Ctrl-C exit 130, never a traceback."""
+    import sys
+
+    try:
+        return body()
+    except SetupError as exc:
+        text = exc.line()
+        print(text if text.startswith(f"{prog}:") else f"{prog}: {text}", file=sys.stderr)
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -55,7 +55,9 @@ def run_one(
     out = Outcome(sab.id, list(sab.kills), sab.mode, sab.description, duration_s=round(time.monotonic() - started, 2))
     out.failed_claims = sorted(c for c, v in verdicts.items() if v == "failed")
     out.survivors = [c for c in sab.kills if verdicts.get(c) != "failed"]
-    if run.report is None:
+    if run.report is not None and run.report.get("verdict") == "refused":
+        out.error = str(run.report.get("message", "the child run was refused"))
+    elif run.report is None:
         out.error = (run.stderr or run.stdout).strip()[-800:] or f"child run exited {run.returncode} without a report"
     else:
         missing = [c for c in sab.kills if c not in verdicts]

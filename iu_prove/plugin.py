@@ -117,7 +117,7 @@ def pytest_keyboard_interrupt(excinfo) -> None:
     """A refusal (pytest.exit with our code) was already printed once: drop pytest's repeat."""
     if _config is None or not isinstance(excinfo.value, pytest.exit.Exception):
         return
-    if excinfo.value.returncode == EXIT_SETUP:
+    if excinfo.value.returncode == EXIT_SETUP or (excinfo.value.returncode or 0) > 128:
         reporter = _config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and hasattr(reporter, "_keyboardinterrupt_memo"):
             reporter._keyboardinterrupt_memo = None
@@ -267,8 +267,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except SetupError as exc:
         _refuse(config, state, exc.line())
     except KeyboardInterrupt:
+        # Interrupted while the target was being built: stop what started, say so, exit 128 + N.
         state.shutdown()
-        raise
+        state.info.interrupted = (
+            f"signal {signal.Signals(state.signal).name} while the target was being prepared"
+            if state.signal
+            else "interrupted while the target was being prepared"
+        )
+        collector = config.pluginmanager.get_plugin("iu_prove_report")
+        doc = collector.write(state.signal) if collector is not None else {"run": {"exit_status": 130}}
+        pytest.exit(f"iu-prove: {state.info.interrupted}", returncode=doc["run"]["exit_status"])
 
 
 def _pins_info(tgt: target.Target) -> dict[str, Any]:
@@ -365,7 +373,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Residue check (DSN targets), the verdict, the report and the suite's exit code."""
     state = session.config.stash.get(STATE, None)
-    if state is None or state.is_worker:
+    if state is None or state.is_worker or not _needs_database(session.config):
         return
     collector = session.config.pluginmanager.get_plugin("iu_prove_report")
     if collector is None:

@@ -326,12 +326,17 @@ class ReportCollector:
                 terminalreporter.write_line(f"FAILED claim {c['id']}: {c['statement']} — {c['fact']}")
         if doc["interrupted"]:
             terminalreporter.write_line(f"INTERRUPTED: {doc['interrupted']}")
-        shown = [n for n in doc["not_run"] if not notrun.is_chosen(n["kind"])]
+        shown = [n for n in doc["not_run"] if n["kind"] == "environment"]
         for n in shown:
-            terminalreporter.write_line(f"NOT RUN {n['id']} ({n['kind']}): {n['reason']}")
-        chosen = len({n["id"] for n in doc["not_run"]}) - len({n["id"] for n in shown})
+            terminalreporter.write_line(f"NOT RUN {n['id']} (environment): {n['reason']}")
+        cut = sorted({n["id"] for n in doc["not_run"] if n["kind"] == "interrupted"}, key=claims_mod.sort_key)
+        if cut:
+            terminalreporter.write_line(f"NOT RUN (interrupted before they ran): {', '.join(cut)}")
+        chosen = {n["id"] for n in doc["not_run"] if notrun.is_chosen(n["kind"])} - set(cut)
         if chosen:
-            terminalreporter.write_line(f"{chosen} claim(s) not run by choice (filter, target, head); see the report")
+            terminalreporter.write_line(
+                f"{len(chosen)} claim(s) not run by choice (filter, target, head): see the report"
+            )
         terminalreporter.write_line(f"report: {self.state.info.report_dir}/proof-report.md")
 
 

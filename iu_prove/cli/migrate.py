@@ -8,7 +8,8 @@ import os
 import sys
 
 from iu_prove import migrations, seed
-from iu_prove.dsn import TargetUnavailable, connect, mask
+from iu_prove.dsn import connect, mask
+from iu_prove.errors import SetupError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
                     print("fixtures already present")
                 else:
                     print(f"loaded {seed.load(conn)} fixture file(s)")
-    except TargetUnavailable as exc:
-        print(exc, file=sys.stderr)
+    except SetupError as exc:
+        print(f"iu-migrate: {exc.line()}", file=sys.stderr)
         return 2
-    except (migrations.MigrationError, seed.SeedError) as exc:
-        print(f"iu-migrate: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("iu-migrate: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

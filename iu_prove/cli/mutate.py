@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from iu_prove import mutation, paths, target
-from iu_prove.embedded import EmbeddedCluster, EmbeddedClusterError
-from iu_prove.migrations import MigrationError
+from iu_prove.embedded import EmbeddedCluster
+from iu_prove.errors import SetupError
 from iu_prove.nested import attach_spec
-from iu_prove.seed import SeedError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
             tgt = target.embedded(cluster)
             spec = attach_spec(tgt.server_dsn, tgt.template, tgt.head, tgt.server_version)
             outcomes = mutation.run_all(spec, only=args.only, jobs=args.jobs)
-    except (EmbeddedClusterError, MigrationError, SeedError) as exc:
-        print(f"iu-mutate: {exc}", file=sys.stderr)
+    except SetupError as exc:
+        print(f"iu-mutate: {exc.line()}", file=sys.stderr)
         return 2
     doc = mutation.write(outcomes, Path(args.report_dir))
     print(f"{doc['killed']} of {doc['sabotages']} sabotages killed; report: {args.report_dir}/mutation-report.md")

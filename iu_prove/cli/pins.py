@@ -10,8 +10,9 @@ import os
 import sys
 
 from iu_prove import migrations, pins
-from iu_prove.dsn import TargetUnavailable, connect
+from iu_prove.dsn import connect
 from iu_prove.embedded import EmbeddedCluster
+from iu_prove.errors import run_cli
 
 
 def _print(dsn: str, check: bool) -> int:
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="print the difference from the pins; exit 1 if any")
     parser.add_argument("--all", action="store_true", help="every head from 035 on: the whole pins file (embedded)")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.dsn:
             return _print(args.dsn, args.check)
         if args.all:
@@ -73,9 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             with connect(cluster.dsn("iu_pins")) as conn:
                 migrations.apply(conn, upto=args.upto)
             return _print(cluster.dsn("iu_pins"), args.check)
-    except (TargetUnavailable, migrations.MigrationError, pins.PinsError) as exc:
-        print(f"iu-pins: {exc}", file=sys.stderr)
-        return 2
+
+    return run_cli("iu-pins", body)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def test_a_database_without_the_substrate_gets_one_message_listing_what_is_missi
     assert "lacks the IU core substrate" in run.stderr
     for obj in ("table information_unit", "function dot_iu_healthcheck", "view v_iu_auto_instantiate_event_log"):
         assert obj in run.stderr
-    assert " passed" not in run.stdout and run.report is None
+    assert " passed" not in run.stdout and run.report["verdict"] == "refused"
+    assert run.stderr.count("lacks the IU core substrate") == 1, run.stderr
+    assert "_pytest.outcomes.Exit" not in run.stdout + run.stderr
 
 
 def test_an_unreachable_server_is_one_line_with_the_password_masked(tmp_path):
@@ -46,11 +48,18 @@ def test_a_wrong_password_is_refused_without_showing_it(tmp_path, iu_target):
     from psycopg.conninfo import conninfo_to_dict
 
     info = conninfo_to_dict(iu_target.server_dsn)
-    # the embedded server trusts local TCP; a nonexistent role stands for bad credentials
-    dsn = f"postgresql://nobody:{SECRET}@{info['host']}:{info['port']}/postgres"
-    run = prove(tmp_path, f"--iu-dsn={dsn}")
+    # the embedded server asks every role but its own for a password (scram-sha-256)
+    with connect(iu_target.server_dsn, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS iu_wrong_password")
+        conn.execute("CREATE ROLE iu_wrong_password LOGIN PASSWORD 'the-right-one'")
+    try:
+        dsn = f"postgresql://iu_wrong_password:{SECRET}@/postgres?host={info['host']}&port={info['port']}"
+        run = prove(tmp_path, f"--iu-dsn={dsn}")
+    finally:
+        with connect(iu_target.server_dsn, autocommit=True) as conn:
+            conn.execute("DROP ROLE IF EXISTS iu_wrong_password")
     assert run.returncode == 2
-    assert 'role "nobody" does not exist' in run.stderr
+    assert "password authentication failed" in run.stderr
     assert SECRET not in run.stdout + run.stderr
 
 

@@ -62,7 +62,7 @@ def test_a_failing_claim_makes_the_run_fail(run):
 def test_a_claim_is_proven_only_if_all_its_tests_pass(run):
     result, _ = run
     proofs = {k: v for k, v in result.verdicts().items() if k.startswith("S-")}
-    assert proofs == {"S-1": "proven", "S-2": "failed", "S-3": "skipped"}
+    assert proofs == {"S-1": "proven", "S-2": "failed", "S-3": "not_run"}
 
 
 def test_the_decision_register_appears_as_awaiting_authority_or_out_of_scope(run):
@@ -95,7 +95,10 @@ def test_the_json_has_the_documented_shape(run):
     result, _ = run
     for claim in result.report["claims"]:
         assert {"id", "package", "statement", "verdict", "evidence", "duration_s"} <= set(claim)
-        assert claim["verdict"] in ("proven", "failed", "skipped", "out_of_scope", "awaiting_authority")
+        assert claim["verdict"] in ("proven", "failed", "not_run", "out_of_scope", "awaiting_authority")
+    for key in ("started_at", "finished_at", "claims_filter", "interrupted", "counts", "not_run"):
+        assert key in result.report
+    assert result.report["not_run"] == [{"id": "S-3", "kind": "environment", "reason": "needs the thing"}]
     assert result.report["run"]["target"].startswith("attached")
 
 
