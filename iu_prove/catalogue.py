@@ -45,14 +45,15 @@ def _marker(node: ast.expr, name: str) -> str | None:
     return None
 
 
-def _module_head(tree: ast.Module) -> str | None:
+def _module_marker(tree: ast.Module, name: str) -> str | None:
+    """The argument of ``pytest.mark.<name>(…)`` in the module's ``pytestmark``."""
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in stmt.targets):
             values = stmt.value.elts if isinstance(stmt.value, (ast.List, ast.Tuple)) else [stmt.value]
             for value in values:
-                head = _marker(value, "head")
-                if head:
-                    return head
+                found = _marker(value, name)
+                if found:
+                    return found
     return None
 
 
@@ -74,9 +75,9 @@ def _scan_file(path: Path, mtime: float) -> tuple[tuple[str, str, str, str | Non
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, SyntaxError, UnicodeDecodeError):
         return ()
-    head = _module_head(tree)
+    head = _module_marker(tree, "head")
     found = []
-    for name, claim, doc, _line in _functions(tree.body, "", None):
+    for name, claim, doc, _line in _functions(tree.body, "", _module_marker(tree, "claim")):
         if claim:
             found.append((name, claim, doc.strip().splitlines()[0].strip() if doc.strip() else "", head))
     return tuple(found)

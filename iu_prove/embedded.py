@@ -57,6 +57,7 @@ class EmbeddedClusterError(SetupError):
 BASE_PREFIX = "iu-prove-pg-"
 OWNER_FILE = "owner"
 RUN_ENV = "IU_PROVE_RUN_OWNER"  # the run (controlling process) a cluster belongs to
+LABEL_ENV = "IU_PROVE_RUN_LABEL"  # a free label written beside it (tests find their runs' servers by it)
 
 
 def _process_start(pid: int) -> str:
@@ -98,7 +99,7 @@ def sweep_leftovers(of_run: str | None = None, tmpdir: str | None = None) -> lis
     for folder in sorted(glob.glob(os.path.join(tmpdir or tempfile.gettempdir(), BASE_PREFIX + "*"))):
         base = Path(folder)
         try:
-            owner, _, run = (base / OWNER_FILE).read_text().partition("\n")
+            owner, run, *_ = [*(base / OWNER_FILE).read_text().split("\n"), ""]
         except OSError:
             continue  # no owner recorded (being created, or not ours to judge): leave it
         if _owner_alive(owner) and not (of_run and run.strip() == of_run):
@@ -196,7 +197,8 @@ class EmbeddedCluster:
 
     def _make_base(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
-        (self.base / OWNER_FILE).write_text(f"{_owner_token(os.getpid())}\n{run_token()}\n")
+        label = os.environ.get(LABEL_ENV, "")
+        (self.base / OWNER_FILE).write_text(f"{_owner_token(os.getpid())}\n{run_token()}\n{label}\n")
         self.sockdir.mkdir(mode=0o700)
         if self.os_user:
             entry = pwd.getpwnam(self.os_user)

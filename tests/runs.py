@@ -44,7 +44,7 @@ def child_env(**extra: str) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "IU_PROVE_ATTACH", "IU_PROVE_DSN"))
-        and k not in ("IU_PROVE_RUN_OWNER", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+        and k not in ("IU_PROVE_RUN_OWNER", "IU_PROVE_PROFILE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
     }
     env.update(extra)
     return env
