@@ -50,7 +50,7 @@ class TestOutcome:
     nodeid: str
     claim: str | None = None
     statement: str = ""
-    outcome: str = "passed"  # passed | failed | skipped
+    outcome: str = "incomplete"  # passed | failed | skipped | incomplete (its call never ended)
     duration_s: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
     failure: str = ""
@@ -77,6 +77,8 @@ def _fold_phase(out: TestOutcome, report: pytest.TestReport) -> None:
             out.evidence.update(json.loads(value))
         elif key == PROP_FAILURE and not out.failure:
             out.failure = value
+    if report.passed and report.when == "call" and out.outcome == "incomplete":
+        out.outcome = "passed"
     if report.failed:
         out.outcome = "failed"
         if not out.failure:

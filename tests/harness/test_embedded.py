@@ -14,6 +14,7 @@ import pytest
 
 from iu_prove import paths, pgbin
 from iu_prove.embedded import EmbeddedCluster
+from tests import runs
 
 
 def test_the_server_binaries_are_found_without_hard_coding_a_version():
@@ -40,16 +41,14 @@ def test_the_cluster_runs_as_postgres_when_root_and_is_removed_afterwards():
     assert not base.exists()
 
 
-def _postgres_on_port(port: int) -> bool:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return any(f"-p {port}" in line and "postgres" in line for line in out.splitlines())
-
-
 @pytest.mark.slow
-def test_an_interrupted_run_still_stops_and_removes_its_server(tmp_path):
-    (tmp_path / "test_sleep.py").write_text("import time\n\ndef test_sleep():\n    time.sleep(60)\n")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("IU_PROVE_ATTACH", None)
+def test_ctrl_c_stops_and_removes_the_server_and_says_interrupted(tmp_path):
+    """Ctrl-C (SIGINT to the run's process group) mid-proof: INTERRUPTED, exit 130, the server gone."""
+    (tmp_path / "test_sleep.py").write_text(
+        "import time\nimport pytest\n\n"
+        "@pytest.mark.claim('S-1')\ndef test_quick():\n    pass\n\n"
+        "@pytest.mark.claim('S-2')\ndef test_sleep():\n    time.sleep(60)\n"
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -67,24 +66,26 @@ def test_an_interrupted_run_still_stops_and_removes_its_server(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         cwd=paths.ROOT,
-        env=env,
+        env=runs.child_env(PYTHONUNBUFFERED="1"),
+        start_new_session=True,
     )
-    port = None
-    deadline = time.monotonic() + 60
-    for line in proc.stdout:  # the header names the port once the server is up
-        match = re.search(r"embedded PostgreSQL on 127\.0\.0\.1:(\d+)", line)
-        if match:
-            port = int(match.group(1))
+    base = None
+    for line in proc.stdout:  # the header names the server once it is up
+        base = runs.server_base(line)
+        if base:
             break
-        if time.monotonic() > deadline:
-            break
-    assert port is not None, "the child run did not report its embedded server"
+    assert base is not None, "the child run did not report its embedded server"
     time.sleep(1.5)  # into the sleeping test
-    assert _postgres_on_port(port)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
+    assert runs.postgres_processes(base)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    out, _ = proc.communicate(timeout=60)
     for _ in range(50):
-        if not _postgres_on_port(port):
+        if not runs.postgres_processes(base):
             break
         time.sleep(0.2)
-    assert not _postgres_on_port(port), f"the embedded server on port {port} survived the interrupt"
+    assert not runs.postgres_processes(base), f"the embedded server in {base} survived the interrupt"
+    assert proc.returncode == 130, out[-1000:]
+    doc = runs.report(tmp_path / "r")
+    assert doc["verdict"] == "interrupted"
+    verdicts = {c["id"]: c["verdict"] for c in doc["claims"]}
+    assert verdicts["S-1"] == "proven" and verdicts["S-2"] == "not_run"

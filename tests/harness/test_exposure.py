@@ -24,7 +24,7 @@ def _other_user() -> str | None:
     return None
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="[environment] switching to another OS user needs root")
+@pytest.mark.skipif(os.geteuid() != 0, reason="[target] switching to another OS user needs a run as root")
 def test_another_os_user_cannot_connect_to_the_embedded_server(iu_target, evidence):
     """While a run is going on, another OS user cannot reach the embedded server, neither by socket nor by TCP."""
     info = conninfo_to_dict(iu_target.server_dsn)
