@@ -131,7 +131,7 @@ def fresh_database(request: pytest.FixtureRequest, iu_target: Target) -> Iterato
     if claims.proof_class_of(request.node) != "durable":
         raise pytest.UsageError(f"{request.node.nodeid}: fresh_database is for @pytest.mark.durable proofs")
     _need_clones(iu_target)
-    name = database_name("fresh")
+    name = database_name("fresh", iu_target.beside)
     dsn = iu_target.clone(name)
     state = _state(request.config)
     if state.sabotage is not None and state.sabotage.mode == "transaction":
@@ -188,9 +188,11 @@ def attach_spec(iu_target: Target) -> str:
 @pytest.fixture
 def scratch_database(iu_target: Target) -> Iterator[str]:
     """An empty database on the run's server, dropped afterwards (suite tests)."""
+    if iu_target.kind == "dsn" and not iu_target.scratch:
+        notrun.skip("target", "needs a server the run may create databases on: embedded or --iu-scratch")
     if iu_target.kind == "dsn":
-        notrun.skip("target", "needs the embedded server")
-    name = database_name("scratch")
+        _need_clones(iu_target)  # the role must be able to create databases
+    name = database_name("scratch", iu_target.beside)
     janitor = iu_target.janitor(name)
     janitor.drop()
     janitor.init()
@@ -203,7 +205,7 @@ def substrate_clone(iu_target: Target) -> Iterator[str]:
     """A committed clone of the template (substrate and fixtures) on the run's
     server, dropped afterwards: a database the suite's tests treat as not their own."""
     _need_clones(iu_target)
-    name = database_name("clone")
+    name = database_name("clone", iu_target.beside)
     dsn = iu_target.clone(name)
     yield dsn
     iu_target.drop(name)

@@ -380,6 +380,26 @@ def refused(report_dir: str, message: str, info: dict[str, Any]) -> None:
     )
 
 
+def document_of(claim_rows: list[dict[str, Any]], run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A report document for given claim rows (as a run would write it), e.g. to render them."""
+    counts = {v: sum(1 for c in claim_rows if c["verdict"] == v) for v in CLAIM_VERDICTS}
+    not_run = [{"id": c["id"], **r} for c in claim_rows for r in c.get("not_run", [])]
+    verdict = run_verdict(claim_rows, other_failures=False, residue=False, interrupted=False)
+    return {
+        "verdict": verdict,
+        "started_at": None,
+        "finished_at": None,
+        "claims_filter": None,
+        "interrupted": None,
+        "counts": counts,
+        "not_run": not_run,
+        "run": run or {},
+        "claims": claim_rows,
+        "other_failures": [],
+        "mutation": None,
+    }
+
+
 def _n_values(evidence: Any) -> list[int]:
     found: list[int] = []
     if isinstance(evidence, dict):

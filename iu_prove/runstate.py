@@ -88,9 +88,13 @@ def worker_name() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def database_name(purpose: str) -> str:
-    """A database name unique to this process of this run: ``iu_<purpose>_<worker>_<pid>``."""
-    return f"iu_{purpose}_{worker_name()}_{os.getpid()}"
+def database_name(purpose: str, beside: str | None = None) -> str:
+    """A database name unique to this process of this run: ``iu_<purpose>_<worker>_<pid>``;
+    ``<db>_iu_…`` for databases made beside a DSN target's database ``beside`` (cut to 63 bytes)."""
+    name = f"iu_{purpose}_{worker_name()}_{os.getpid()}"
+    if not beside:
+        return name
+    return beside.encode()[: 62 - len(name)].decode(errors="ignore") + "_" + name
 
 
 STATE = pytest.StashKey[RunState]()

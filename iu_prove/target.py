@@ -49,6 +49,11 @@ class Target:
     no_clones_reason: str = ""  # why a scratch target has no template (e.g. the role lacks CREATEDB)
 
     @property
+    def beside(self) -> str | None:
+        """The DSN database whose name prefixes the databases the run makes next to it."""
+        return dbname_of(self.database_dsn) if self.database_dsn else None
+
+    @property
     def clones_allowed(self) -> bool:
         return self.template is not None
 

@@ -43,7 +43,7 @@ def _report_claims(request: pytest.FixtureRequest, tmp_path) -> tuple[str, list[
         if run.report is None:
             raise AssertionError(f"nested run wrote no report (exit {run.returncode}):\n{run.stdout[-1500:]}")
         return "nested proof run (S-1)", run.report["claims"], (tmp_path / "proof-report.md").read_text()
-    doc = {"verdict": "proven", "run": {}, "claims": decisions.as_claims()}
+    doc = report.document_of(decisions.as_claims())
     return "report built in-process (no template to attach to)", doc["claims"], report.render_markdown(doc)
 
 
