@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import port_for
 
+from iu_prove import config
 from iu_prove.errors import SetupError
 from iu_prove.pgbin import find_bindir
 
@@ -75,7 +76,7 @@ def _owner_token(pid: int) -> str:
 
 def run_token() -> str:
     """This run's token: set by the controlling process, inherited by its workers."""
-    return os.environ.get(RUN_ENV) or _owner_token(os.getpid())
+    return config.env(RUN_ENV) or _owner_token(os.getpid())
 
 
 def claim_run() -> None:
@@ -132,7 +133,7 @@ def _server_os_user() -> str | None:
     """The OS user the server must run as: None for the current user."""
     if os.geteuid() != 0:
         return None
-    wanted = os.environ.get("IU_PROVE_SERVER_USER", "postgres")
+    wanted = str(config.env("IU_PROVE_SERVER_USER"))
     try:
         pwd.getpwnam(wanted)
     except KeyError as exc:
@@ -197,7 +198,7 @@ class EmbeddedCluster:
 
     def _make_base(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
-        label = os.environ.get(LABEL_ENV, "")
+        label = config.env(LABEL_ENV) or ""
         (self.base / OWNER_FILE).write_text(f"{_owner_token(os.getpid())}\n{run_token()}\n{label}\n")
         self.sockdir.mkdir(mode=0o700)
         if self.os_user:

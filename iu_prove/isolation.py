@@ -17,11 +17,12 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from iu_prove import config
+
 MARKER = "iu_prove.transaction_marker"
 DEFAULT_TIMEOUTS = {
-    "lock_timeout": "2s",
-    "statement_timeout": "120s",
-    "idle_in_transaction_session_timeout": "300s",
+    name: str(config.knob(f"IU_PROVE_{name.upper()}").default)
+    for name in ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout")
 }
 
 

@@ -8,7 +8,6 @@ that names it; nothing is applied past it.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from iu_prove import paths
+from iu_prove import config, paths
 from iu_prove.errors import SetupError
 
 LEDGER = "iu_core_schema_migration"
@@ -37,8 +36,8 @@ COMMENT ON TABLE {LEDGER} IS 'Applied IU core migrations and the sha256 of each 
 # Set locally in every migration's transaction, so a migration waiting on a lock
 # held by live traffic gives up instead of queueing every other session behind it.
 MIGRATION_TIMEOUTS = {
-    "lock_timeout": os.environ.get("IU_MIGRATE_LOCK_TIMEOUT", "5s"),
-    "statement_timeout": os.environ.get("IU_MIGRATE_STATEMENT_TIMEOUT", "5min"),
+    "lock_timeout": config.env("IU_MIGRATE_LOCK_TIMEOUT"),
+    "statement_timeout": config.env("IU_MIGRATE_STATEMENT_TIMEOUT"),
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iu_prove import paths
+from iu_prove import paths, profiles
 from iu_prove.target import ATTACH_ENV
 
 
@@ -47,6 +47,7 @@ def run(
     }
     if attach:
         child_env[ATTACH_ENV] = attach
+    child_env.setdefault(profiles.PROFILE_ENV, profiles.active())  # the same Hypothesis profile as this run
     child_env.update(env or {})
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--iu-report-dir={report_dir}", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env, cwd=cwd)

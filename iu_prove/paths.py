@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT = Path(os.environ.get("IU_PROVE_ROOT", Path(__file__).resolve().parent.parent))
+ROOT = Path(os.environ.get("IU_PROVE_ROOT") or Path(__file__).resolve().parent.parent)  # knob: config.py
 MIGRATIONS = ROOT / "sql" / "migrations"
 OPS = ROOT / "sql" / "ops"
 SEED = ROOT / "fixtures" / "seed"

@@ -8,12 +8,12 @@ The server major version is not hard-coded: ``IU_PROVE_PG_BINDIR`` wins, then
 from __future__ import annotations
 
 import glob
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+from iu_prove import config
 from iu_prove.errors import SetupError
 
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
@@ -33,9 +33,9 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 def candidates() -> list[Path]:
     found: list[Path] = []
-    env = os.environ.get("IU_PROVE_PG_BINDIR")
-    if env:
-        found.append(Path(env))
+    env = config.env("IU_PROVE_PG_BINDIR")
+    if env:  # an explicit choice is the only candidate: a wrong one is an error, never bypassed
+        return [Path(env)]
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:

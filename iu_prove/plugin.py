@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,20 @@ from typing import Any
 
 import pytest
 
-from iu_prove import catalogue, claims, embedded, isolation, notrun, paths, pins, profiles, residue, sabotage, target
+from iu_prove import (
+    catalogue,
+    claims,
+    embedded,
+    isolation,
+    notrun,
+    paths,
+    pins,
+    profiles,
+    residue,
+    sabotage,
+    target,
+)
+from iu_prove import config as knobs
 from iu_prove.dsn import connect, mask
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import EXIT_SETUP, SetupError
@@ -33,55 +45,17 @@ CATCH_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 _config: pytest.Config | None = None  # for the hooks that are not given it
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--iu-*`` options, each declared once in :mod:`iu_prove.config` with its variable."""
     group = parser.getgroup("iu-prove", "IU core proof suite")
-    group.addoption(
-        "--iu-dsn",
-        default=os.environ.get("IU_PROVE_DSN") or None,
-        help="prove against this existing database (env IU_PROVE_DSN); default: embedded PostgreSQL",
-    )
-    group.addoption(
-        "--iu-scratch",
-        action="store_true",
-        default=_env_flag("IU_PROVE_SCRATCH"),
-        help="the --iu-dsn database is disposable: migrate it, load fixtures, allow committing and intrusive proofs",
-    )
-    group.addoption(
-        "--iu-allow-intrusive",
-        action="store_true",
-        default=_env_flag("IU_PROVE_ALLOW_INTRUSIVE"),
-        help="on a DSN target, also run proofs that take strong locks (transactional DDL)",
-    )
-    group.addoption(
-        "--iu-sabotage",
-        default=os.environ.get("IU_PROVE_SABOTAGE") or None,
-        help="apply this registered sabotage (see fixtures/sabotages) to every proof",
-    )
-    group.addoption(
-        "--iu-sabotage-dir",
-        default=os.environ.get("IU_PROVE_SABOTAGE_DIR", str(paths.SABOTAGES)),
-        help="where the sabotage registry is read from (default fixtures/sabotages)",
-    )
-    group.addoption(
-        "--iu-claims",
-        default=os.environ.get("IU_PROVE_CLAIMS") or None,
-        help="comma-separated claim ids to run, e.g. S-1,D-2 (case-insensitive; others are not run)",
-    )
-    group.addoption(
-        "--iu-report-dir",
-        default=os.environ.get("IU_PROVE_REPORT_DIR", str(paths.REPORTS)),
-        help="where proof-report.{md,json} are written",
-    )
-    for name, default in isolation.DEFAULT_TIMEOUTS.items():
-        group.addoption(
-            f"--iu-{name.replace('_', '-')}",
-            default=default,
-            help=f"{name} set in every proof transaction (default {default})",
-        )
+    for knob in knobs.options():
+        if knob.flag:
+            group.addoption(knob.option, action="store_true", default=knobs.flag(knob.env), help=knob.help)
+        else:
+            default = knobs.env(knob.env)
+            if knob.env in ("IU_PROVE_SABOTAGE_DIR", "IU_PROVE_REPORT_DIR") and default == knob.default:
+                default = str(paths.ROOT / default)
+            group.addoption(knob.option, default=default, help=f"{knob.help} (env {knob.env})")
 
 
 # -- signals ------------------------------------------------------------------
@@ -212,7 +186,7 @@ def _needs_database(config: pytest.Config) -> bool:
 
 
 def _progress(message: str) -> None:
-    if os.environ.get("IU_PROVE_VERBOSE"):
+    if knobs.flag("IU_PROVE_VERBOSE"):
         sys.stderr.write(f"iu-prove: {message}\n")
 
 
@@ -232,7 +206,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
     started = time.monotonic()
     dsn = config.getoption("iu_dsn")
-    attach = os.environ.get(target.ATTACH_ENV)
+    attach = knobs.env(target.ATTACH_ENV)
     try:
         if dsn:
             state.target = target.from_dsn(dsn, config.getoption("iu_scratch"), progress=_progress)

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from iu_prove import config
 
 PROFILE_ENV = "IU_PROVE_PROFILE"
 DEFAULT = "dev"
@@ -21,26 +21,32 @@ settings.register_profile("dev", max_examples=8, **_common)
 settings.register_profile("thorough", max_examples=100, **_common)
 
 
+_loaded: str | None = None
+
+
 def active() -> str:
-    return (
-        settings.get_current_profile_name()
-        if hasattr(settings, "get_current_profile_name")
-        else (os.environ.get(PROFILE_ENV, DEFAULT))
-    )
+    """The profile this process loaded (or would load)."""
+    return _loaded or str(config.env(PROFILE_ENV))
 
 
 def load_from_env(cli_profile: str | None) -> str:
-    """Load the profile named on the command line, else by the env var, else dev."""
-    name = cli_profile or os.environ.get(PROFILE_ENV, DEFAULT)
+    """Load the profile named on the command line, else by ``IU_PROVE_PROFILE``, else dev.
+
+    Called once per process (controller and each xdist worker compute the same
+    name from the same options and environment); child runs get it passed on
+    explicitly (:func:`iu_prove.nested.run`).
+    """
+    global _loaded
+    name = cli_profile or str(config.env(PROFILE_ENV))
     if name not in N_MAX:
         raise ValueError(f"unknown Hypothesis profile {name!r}; use one of {', '.join(N_MAX)}")
     settings.load_profile(name)
-    os.environ[PROFILE_ENV] = name  # xdist workers and nested runs follow the same profile
+    _loaded = name
     return name
 
 
 def n_max() -> int:
-    return N_MAX.get(os.environ.get(PROFILE_ENV, DEFAULT), N_MAX[DEFAULT])
+    return N_MAX.get(active(), N_MAX[DEFAULT])
 
 
 def scaleout_sizes(low: int = 1, high: int | None = None) -> st.SearchStrategy[int]:

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -25,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from iu_prove import config
 from iu_prove.dsn import TargetUnavailable, connect, mask
 from iu_prove.preflight import missing_objects
 
@@ -177,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connect-timeout", type=int, default=10, help="seconds to wait for the database (default 10)")
     args = parser.parse_args(argv)
 
-    dsn = args.dsn or next((os.environ[k] for k in DSN_ENV if os.environ.get(k)), "")
+    dsn = args.dsn or next((v for k in DSN_ENV if (v := config.env(k))), "")
     if dsn:
         result = check(dsn, connect_timeout=args.connect_timeout)
     else:
         result = Result(target="(none)", exit_code=EXIT_UNAVAILABLE)
         result.error = f"no database given: pass --dsn or set {' or '.join(DSN_ENV)}"
-    push_url = args.push_url or os.environ.get(PUSH_ENV, "")
+    push_url = args.push_url or config.env(PUSH_ENV) or ""
     if push_url:
         result.push = push(push_url, result, timeout=args.push_timeout)
 

@@ -4,17 +4,16 @@ to a scratch database, checking every applied file's checksum first."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from iu_prove import migrations, seed
+from iu_prove import config, migrations, seed
 from iu_prove.dsn import connect, mask
 from iu_prove.errors import SetupError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iu-migrate", description=__doc__)
-    parser.add_argument("--dsn", default=os.environ.get("IU_PROVE_DSN"), help="database to migrate (env IU_PROVE_DSN)")
+    parser.add_argument("--dsn", default=config.env("IU_PROVE_DSN"), help="database to migrate (env IU_PROVE_DSN)")
     parser.add_argument("--upto", help="stop after this migration number (e.g. 035)")
     parser.add_argument("--with-fixtures", action="store_true", help="also load fixtures/seed if absent")
     parser.add_argument("--check", action="store_true", help="only verify checksums and list pending migrations")

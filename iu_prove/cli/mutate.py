@@ -7,11 +7,10 @@ Exit 0 when every sabotage is killed, 1 when one survives, 2 on set-up errors.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from iu_prove import mutation, paths, target
+from iu_prove import config, mutation, target
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import SetupError
 from iu_prove.nested import attach_spec
@@ -21,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iu-mutate", description=__doc__)
     parser.add_argument("--only", help="only sabotages whose id contains this text")
     parser.add_argument("--jobs", type=int, default=2, help="sabotages run at once (default 2)")
-    parser.add_argument("--report-dir", default=os.environ.get("IU_PROVE_REPORT_DIR", str(paths.REPORTS)))
+    parser.add_argument("--report-dir", default=config.env("IU_PROVE_REPORT_DIR"))
     args = parser.parse_args(argv)
     try:
         with EmbeddedCluster() as cluster:

@@ -6,10 +6,9 @@ Without ``--dsn`` it builds the substrate on a throw-away embedded cluster.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from iu_prove import migrations, pins
+from iu_prove import config, migrations, pins
 from iu_prove.dsn import connect
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import run_cli
@@ -57,7 +56,7 @@ def _all_heads() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iu-pins", description=__doc__)
-    parser.add_argument("--dsn", default=os.environ.get("IU_PROVE_DSN"))
+    parser.add_argument("--dsn", default=config.env("IU_PROVE_DSN"))
     parser.add_argument("--upto", help="inventory at this migration head (embedded only)")
     parser.add_argument("--check", action="store_true", help="print the difference from the pins; exit 1 if any")
     parser.add_argument("--all", action="store_true", help="every head from 035 on: the whole pins file (embedded)")
