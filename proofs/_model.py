@@ -48,3 +48,61 @@ def refreshed_at(db: psycopg.Connection) -> dict[uuid.UUID, object]:
 def touched(before: dict[uuid.UUID, object], after: dict[uuid.UUID, object]) -> set[uuid.UUID]:
     """Envelope rows written between two snapshots: new, or with a different refreshed_at."""
     return {cid for cid, at in after.items() if before.get(cid) != at} | (before.keys() - after.keys())
+
+
+ASCII_SPACE = " \t\n\r\f\v"
+
+
+def actor_verdict(actor: str | None) -> str:
+    """The actor rule (migration 001) written out: "refused", "accepted" or "either".
+
+    Refused: NULL, empty, an ASCII control character, whitespace only or at an
+    edge, a pattern character (% * ?), more than 200 characters. Accepted: every
+    other actor made of printable characters, stored and matched exactly.
+    "either" only where the database's locale decides (a non-ASCII control or
+    space character, which [[:cntrl:]] / [[:space:]] may or may not match).
+    """
+    import unicodedata
+
+    if actor is None or actor == "":
+        return "refused"
+    if (
+        any(ord(c) < 32 or ord(c) == 127 for c in actor)
+        or any(c in "%*?" for c in actor)
+        or len(actor) > 200
+        or actor[0] in ASCII_SPACE
+        or actor[-1] in ASCII_SPACE
+    ):
+        return "refused"
+    if any(ord(c) > 127 and unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp") for c in actor):
+        return "either"
+    return "accepted"
+
+
+ALL_MEMBERSHIPS = """
+SELECT m.collection_id, p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
+  FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id
+"""
+
+
+def all_envelopes(db: psycopg.Connection) -> dict[uuid.UUID, list[int]]:
+    """``envelope`` for every collection with memberships, from one raw read."""
+    axes: dict[uuid.UUID, list[set[str]]] = {}
+    for cid, state, *values in db.execute(ALL_MEMBERSHIPS).fetchall():
+        seen = axes.setdefault(cid, [set(), set(), set()])
+        if state == "active":
+            for axis, value in enumerate(values):
+                if value is not None:
+                    seen[axis].add(value)
+    return {cid: [len(s) for s in sets] for cid, sets in axes.items()}
+
+
+def stale_cache(db: psycopg.Connection) -> list[tuple[str, list[int], list[int]]]:
+    """Collections not marked dirty whose cached envelope differs from the model: (id, cached, model)."""
+    dirty = {r[0] for r in db.execute("SELECT collection_id FROM iu_three_axis_envelope_dirty").fetchall()}
+    want = all_envelopes(db)
+    return [
+        (str(cid), cached, want.get(cid, [0, 0, 0]))
+        for cid, cached in cached_envelopes(db).items()
+        if cid not in dirty and cached != want.get(cid, [0, 0, 0])
+    ]
