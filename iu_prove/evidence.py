@@ -1,8 +1,11 @@
 """Evidence: the named observations a proof records for the report.
 
-``evidence.expect(name, have=…, want=…)`` records the observation and fails
-with pgTAP-style have/want text (plus the offending rows) when they differ, so
-a proof cannot assert without leaving its numbers behind.
+``evidence.expect(name, have=…, want=…)`` records the observation and, when
+they differ, notes a pgTAP-style have/want failure (plus the offending rows)
+and goes on: every failed expectation of a proof is reported, and the proof
+fails once, at its end (``Evidence.verdict``). A proof that makes no
+expectation at all fails too (the plan check), so a proof cannot pass without
+asserting, nor assert without leaving its numbers behind.
 """
 
 from __future__ import annotations
@@ -20,9 +23,24 @@ class ProofFailed(AssertionError):
 
     def __init__(self, name: str, have: Any, want: Any, rows: Sequence[Any] | None = None, note: str = ""):
         self.name, self.have, self.want, self.rows, self.note = name, have, want, list(rows or []), note
+        self.parts: list[ProofFailed] = []
         super().__init__(self.text())
 
+    @classmethod
+    def of_all(cls, failures: Sequence[ProofFailed], planned: int) -> ProofFailed:
+        """One failure carrying every failed expectation of a proof, in the order they were made."""
+        if len(failures) == 1:
+            return failures[0]
+        combined = cls(f"{len(failures)} of {planned} expectations failed", None, None)
+        combined.parts = list(failures)
+        combined.args = (combined.text(),)
+        return combined
+
     def text(self) -> str:
+        if self.parts:
+            return f"{self.name}\n" + "\n".join(
+                f"[{k}/{len(self.parts)}] " + part.text() for k, part in enumerate(self.parts, 1)
+            )
         lines = [f"{self.name}", f"    have: {_show(self.have)}", f"    want: {_show(self.want)}"]
         if self.note:
             lines.append(f"    note: {self.note}")
@@ -61,6 +79,20 @@ class Evidence:
 
     def __init__(self) -> None:
         self.items: dict[str, Any] = {}
+        self.failures: list[ProofFailed] = []
+        self.planned = 0  # expectations made, held or not
+
+    def fail(self, failure: ProofFailed) -> None:
+        """Note a failed expectation; the proof fails at its end with every one of them."""
+        self.failures.append(failure)
+
+    def verdict(self, *, plan: bool = True) -> ProofFailed | None:
+        """Every failed expectation as one failure, a plan failure when none was made, else None."""
+        if self.failures:
+            return ProofFailed.of_all(self.failures, self.planned)
+        if plan and not self.planned:
+            return ProofFailed("plan", have="no expectation made", want="at least one expectation")
+        return None
 
     def record(self, name: str, value: Any) -> Any:
         self.items[name] = jsonable(value)
@@ -79,8 +111,9 @@ class Evidence:
     def expect(self, name: str, *, have: Any, want: Any, rows: Iterable[Any] = (), note: str = "") -> None:
         """Record ``have`` under ``name``; fail with have/want unless it equals ``want``."""
         self.record(name, have)
+        self.planned += 1
         if jsonable(have) != jsonable(want):
-            raise ProofFailed(name, have, want, list(rows), note)
+            self.fail(ProofFailed(name, have, want, list(rows), note))
 
     def expect_true(self, name: str, have: Any, *, rows: Iterable[Any] = (), note: str = "") -> None:
         self.expect(name, have=bool(have), want=True, rows=rows, note=note)
@@ -90,8 +123,9 @@ class Evidence:
     ) -> None:
         """Record ``have``; fail unless ``test(have)``; ``want`` describes the test."""
         self.record(name, have)
+        self.planned += 1
         if not test(have):
-            raise ProofFailed(name, have, want, list(rows))
+            self.fail(ProofFailed(name, have, want, list(rows)))
 
     def expect_no_rows(self, name: str, rows: Sequence[Any]) -> None:
         """Record the count of offending rows; fail listing them unless there are none."""

@@ -13,6 +13,8 @@ DEFAULT = "dev"
 # The seed's range is 20–40; the harness bound for one run is 40 unless raised.
 N_MAX = {"ci": 40, "dev": 40, "thorough": 500}
 SEED_RANGE = (20, 40)
+# fn_iu_bounded_scaleout's default bound: N above it is refused unless the bound is raised.
+SCALEOUT_BOUND = 40
 
 # Evidence accumulates across the examples of one test on purpose.
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -54,6 +56,18 @@ def scaleout_sizes(low: int = 1, high: int | None = None) -> st.SearchStrategy[i
     return st.integers(min_value=low, max_value=high or n_max())
 
 
+def boundary_sizes() -> list[int]:
+    """The N every accepting proof runs: 1, the seed's 20, the bound (40) and the profile's top."""
+    return sorted({1, *SEED_RANGE, SCALEOUT_BOUND, n_max()})
+
+
+def refused_sizes() -> list[int]:
+    """The N every refusing proof runs: just below 1 and just above the bound."""
+    return [0, SCALEOUT_BOUND + 1]
+
+
 def for_every_n(test):
-    """``@given(n=scaleout_sizes())`` with the seed's 20 and 40 always among the examples."""
-    return given(n=scaleout_sizes())(example(n=20)(example(n=40)(test)))
+    """``@given(n=scaleout_sizes())`` with 1, 20, the bound and the profile's top always among the examples."""
+    for n in reversed(boundary_sizes()):
+        test = example(n=n)(test)
+    return given(n=scaleout_sizes())(test)

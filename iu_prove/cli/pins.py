@@ -31,10 +31,19 @@ def _print(dsn: str, check: bool) -> int:
 HEADER = """\
 # Pinned inventory of the IU core substrate, keyed by migration head.
 #
-# A macro that changes the surface (a table, view, function, trigger or
-# healthcheck surface) adds the block for its new head in the same change:
-# `make pins` prints the current head's block, `iu-pins --all` this whole file.
-# The pins proofs print the exact difference (`+ trigger trg_… on …`).
+# Each head pins, in the vocabulary of pgTAP's schema assertions: tables
+# (logged or not), columns (type, NOT NULL, default), constraints (primary
+# key, unique, foreign key, CHECK), indexes, views (definition digest),
+# functions (arguments and defaults, return type, language, volatility,
+# STRICT, SECURITY DEFINER), triggers (timing, events, level, function,
+# enabled state), grants and healthcheck surfaces (position, check function).
+#
+# A macro that changes any of these adds the block for its new head in the
+# same change: `make pins` prints the current head's block, `iu-pins --all`
+# this whole file. The pins proofs print the exact difference:
+#   + trigger trg_… on …        (live, not pinned)
+#   - column t.c                (pinned, missing)
+#   ~ trigger trg_x on t: AFTER INSERT ROW … → AFTER INSERT OR UPDATE ROW …
 """
 FIRST_PINNED_HEAD = "035"
 

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from iu_prove.substrate import PROOF_ACTOR, scalar, set_gate
+from proofs import _model as model
 
 LINEAGE = "iu_collection_template_instance_lineage"
 AUDIT = "iu_auto_instantiate_event_log"
@@ -75,13 +76,12 @@ def lineage_id(db: psycopg.Connection, instance_id: uuid.UUID) -> uuid.UUID | No
 
 
 def cached_and_computed(db: psycopg.Connection, collection_id: uuid.UUID) -> tuple[list[int] | None, list[int]]:
-    """(cached envelope or None, recomputed envelope) of one collection."""
+    """(cached envelope or None, the envelope by the Python model of the rule) of one collection."""
     cached = db.execute(
         "SELECT axis_a_count, axis_b_count, axis_c_count FROM iu_three_axis_envelope WHERE collection_id = %s",
         [collection_id],
     ).fetchone()
-    computed = db.execute("SELECT * FROM fn_iu_three_axis_envelope_compute(%s)", [collection_id]).fetchone()
-    return (list(cached) if cached else None), list(computed)
+    return (list(cached) if cached else None), model.envelope(db, collection_id)
 
 
 def surface(db: psycopg.Connection, name: str = SURFACE) -> tuple[bool, str] | None:

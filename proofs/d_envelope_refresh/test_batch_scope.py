@@ -1,11 +1,23 @@
 """D-5: N instantiations in one transaction with the gate open write exactly N
 refresh rows, each refreshing only its own dirty scope (no storm); every
-envelope equals its recomputation and DIEU stays 27/23/36."""
+envelope equals its recomputation and DIEU stays 27/23/36.
+
+Oracle: the refresh scope is read from ``refreshed_at`` of every envelope row
+after each instantiation (a row written is in scope), never from the refresh
+log the trigger writes; envelopes from the Python model of the rule
+(``proofs/_model.py``: distinct non-NULL axis values of active pieces); DIEU
+from the literal 27/23/36.
+Boundaries: N = 1, 20, the bound 40 (``for_every_n``), plus Hypothesis' N.
+Scope both ways: after instantiation k, exactly instance k's envelope row was
+written (with the dirty backlog at k = 0); every other row kept its
+``refreshed_at``.
+"""
 
 import pytest
 
 from iu_prove.profiles import for_every_n
 from iu_prove.substrate import DIEU_ENVELOPE, computed_envelope, envelope
+from proofs import _model as model
 
 from ._envelope import (
     ERROR_LOG,
@@ -32,9 +44,29 @@ def test_n_instantiations_write_n_refresh_rows_each_covering_only_its_instance(r
         stale_before = dirty_ids(db)
         errors_before = rows(db, ERROR_LOG)
         instances = []
+        written_rows = []  # per instantiation: the envelope rows whose refreshed_at moved
+        stamps = model.refreshed_at(db)
         for k in range(n):
             code, version = templates[k % len(templates)]
             instances.append(instantiate_live(db, code, version=version, instance_code=f"IUPROVE-D5-{k:04d}")[0])
+            now_stamps = model.refreshed_at(db)
+            written_rows.append(model.touched(stamps, now_stamps))
+            stamps = now_stamps
+        wrong_scope = [
+            (k, sorted(map(str, have)), sorted(map(str, want)))
+            for k, (have, want) in enumerate(
+                zip(
+                    written_rows,
+                    [(stale_before if k == 0 else set()) | {i} for k, i in enumerate(instances)],
+                    strict=True,
+                )
+            )
+            if have != want
+        ]
+        evidence.expect_no_rows(
+            "instantiations whose written envelope rows (by refreshed_at) are not their own: k, written, want",
+            wrong_scope,
+        )
 
         written = new_refresh_rows(db)
         evidence.add("N -> refresh rows written", [n, len(written)])
@@ -56,11 +88,11 @@ def test_n_instantiations_write_n_refresh_rows_each_covering_only_its_instance(r
             for cached, computed in [cached_and_computed(db, i)]
             if cached != computed
         ]
-        evidence.expect_no_rows("instances whose cached envelope differs from recomputation", mismatched)
+        evidence.expect_no_rows("instances whose cached envelope differs from the Python model", mismatched)
         evidence.expect("instances still dirty", have=len(set(instances) & dirty_ids(db)), want=0)
         evidence.expect("trigger error-log rows written", have=rows(db, ERROR_LOG) - errors_before, want=0)
         evidence.expect(
-            "DIEU cached / computed",
-            have=[envelope(db, "DIEU"), computed_envelope(db, "DIEU")],
-            want=[DIEU_ENVELOPE] * 2,
+            "DIEU cached / computed / modelled",
+            have=[envelope(db, "DIEU"), computed_envelope(db, "DIEU"), model.envelope_of_code(db, "DIEU")],
+            want=[DIEU_ENVELOPE] * 3,
         )

@@ -1,6 +1,16 @@
 """D-7: the healthcheck surface envelope_lineage_trigger (migration 037): green on
 the shipped state, red when the trigger is missing, disabled, rebound, reshaped,
-doubled, or has logged a refresh fault in the last 24 hours."""
+doubled, or has logged a refresh fault in the last 24 hours.
+
+Oracle: the trigger's shape as the seed states it (AFTER INSERT, FOR EACH ROW,
+on the lineage table, calling its function, enabled), written out here.
+Conditions, each broken alone: presence; enabled state (disabled, replica-only;
+ENABLE ALWAYS stays green); function; timing (BEFORE); events (INSERT OR UPDATE,
+UPDATE only); level (FOR EACH STATEMENT); a second trigger calling the function;
+a logged fault.
+Boundaries: a fault 24 hours old exactly (outside the window), one microsecond
+younger (inside), 23 and 25 hours.
+"""
 
 import pytest
 
@@ -36,6 +46,19 @@ BREAKAGES = {
     "trigger rebound": (
         [RECREATE + f"AFTER INSERT ON {LINEAGE} FOR EACH ROW EXECUTE FUNCTION fn_iu_trg_set_updated_at()"],
         f"expected {TRIGGER_FUNCTION}",
+    ),
+    "trigger replica-only": ([f"ALTER TABLE {LINEAGE} ENABLE REPLICA TRIGGER {TRIGGER}"], "not enabled"),
+    "trigger BEFORE INSERT": (
+        [RECREATE + f"BEFORE INSERT ON {LINEAGE} FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"],
+        "AFTER INSERT FOR EACH ROW",
+    ),
+    "trigger AFTER INSERT OR UPDATE": (
+        [RECREATE + f"AFTER INSERT OR UPDATE ON {LINEAGE} FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"],
+        "AFTER INSERT FOR EACH ROW",
+    ),
+    "trigger AFTER UPDATE": (
+        [RECREATE + f"AFTER UPDATE ON {LINEAGE} FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"],
+        "AFTER INSERT FOR EACH ROW",
     ),
     "trigger per statement": (
         [RECREATE + f"AFTER INSERT ON {LINEAGE} FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER_FUNCTION}()"],
@@ -88,6 +111,10 @@ def test_the_trigger_line_turns_red_under_each_breakage_and_green_again(db, evid
             evidence.expect_true(f"{name}: detail says {words!r}", words in detail, note=detail)
     evidence.record("red lines", seen)
     evidence.expect("line after every breakage is undone", have=surface(db)[0], want=True)
+    with db.transaction(force_rollback=True):
+        db.execute(f"ALTER TABLE {LINEAGE} ENABLE ALWAYS TRIGGER {TRIGGER}")
+        always = surface(db)
+    evidence.expect("line with the trigger ENABLE ALWAYS (fires everywhere)", have=always[0], want=True, note=always[1])
 
 
 @pytest.mark.claim("D-7")
@@ -107,3 +134,18 @@ def test_a_fault_older_than_24_hours_no_longer_turns_the_line_red(db, evidence):
     both = surface(db)
     evidence.expect("line with a 23-hour-old fault too", have=both[0], want=False, note=both[1])
     evidence.expect_true("detail counts one recent fault", both[1].startswith("1 refresh fault(s)"), note=both[1])
+    db.execute(f"DELETE FROM {ERROR_LOG} WHERE source = %s AND message IN ('old fault', 'recent')", [TRIGGER])
+    at = {}
+    for label, age in (("exactly 24 hours", "24 hours"), ("24 hours less 1 microsecond", "24 hours - 1 microsecond")):
+        with db.transaction(force_rollback=True):
+            db.execute(
+                f"INSERT INTO {ERROR_LOG} (occurred_at, source, sqlstate, message) "
+                "VALUES (now() - %s::interval, %s, 'P0001', 'edge')",
+                [age, TRIGGER],
+            )
+            at[label] = surface(db)[0]
+    evidence.expect(
+        "line with a fault at the window's edge",
+        have=at,
+        want={"exactly 24 hours": True, "24 hours less 1 microsecond": False},
+    )

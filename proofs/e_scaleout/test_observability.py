@@ -11,18 +11,22 @@ from proofs.e_scaleout import _scaleout as sc
 
 pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
 
-# every instance's pieces, by position, against its template's piece list
+# every instance's pieces, by position, against its template's piece list; outer joins, so
+# an instance without memberships (or a lineage row without its instance) is a mismatch too
 REUSE_SQL = """
-SELECT u.code, t.piece_codes, array_agg(p.code ORDER BY m.position) AS pieces
+SELECT coalesce(u.code, 'missing instance ' || l.instance_collection_id::text), t.piece_codes,
+       coalesce(array_agg(p.code ORDER BY m.position) FILTER (WHERE m.collection_id IS NOT NULL), '{}') AS pieces
   FROM iu_collection_template_instance_lineage l
-  JOIN information_unit u ON u.id = l.instance_collection_id
-  JOIN iu_collection_template t ON t.id = l.template_id
-  JOIN iu_piece_membership m ON m.collection_id = u.id
-  JOIN information_unit p ON p.id = m.piece_id
+  LEFT JOIN information_unit u ON u.id = l.instance_collection_id
+  LEFT JOIN iu_collection_template t ON t.id = l.template_id
+  LEFT JOIN iu_piece_membership m ON m.collection_id = u.id
+  LEFT JOIN information_unit p ON p.id = m.piece_id
  WHERE l.actor = %s
- GROUP BY u.code, t.piece_codes
-HAVING array_agg(p.code ORDER BY m.position) IS DISTINCT FROM t.piece_codes
-    OR bool_or(p.kind <> 'piece')
+ GROUP BY 1, t.piece_codes
+HAVING coalesce(array_agg(p.code ORDER BY m.position) FILTER (WHERE m.collection_id IS NOT NULL), '{}')
+       IS DISTINCT FROM t.piece_codes
+    OR bool_or(p.kind IS DISTINCT FROM 'piece') FILTER (WHERE m.collection_id IS NOT NULL)
+    OR bool_or(u.id IS NULL)
 """
 PIECES_SQL = (
     "SELECT count(*), md5(string_agg(u::text, E'\\n' ORDER BY u::text)) FROM information_unit u WHERE kind = 'piece'"
@@ -109,3 +113,14 @@ def test_a_batch_leaves_the_vector_ledger_unchanged_and_reuses_template_pieces(r
         evidence.expect_no_rows(
             "instances whose pieces are not their template's, in order", db.execute(REUSE_SQL, [actor]).fetchall()
         )
+        with db.transaction(force_rollback=True):  # the check sees an instance stripped of every membership
+            db.execute(
+                f"DELETE FROM iu_piece_membership WHERE collection_id = "
+                f"(SELECT instance_collection_id FROM {sc.LINEAGE} WHERE actor = %s LIMIT 1)",
+                [actor],
+            )
+            evidence.expect(
+                "the same check on an instance without memberships (must see it)",
+                have=len(db.execute(REUSE_SQL, [actor]).fetchall()),
+                want=1,
+            )

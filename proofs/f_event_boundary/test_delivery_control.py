@@ -1,7 +1,20 @@
 """F-4: the control — the same worker call delivers a live-lane event with an
-enabled route, so F-2/F-3 do not pass on a dead worker."""
+enabled route, so F-2/F-3 do not pass on a dead worker.
+
+Oracle: the delivery rule written out in Python (``delivers``): the gate is
+true, the type is listed in ``iu_core.delivery_live_routes`` (comma-separated,
+blanks trimmed, exact match), its lane is live and it has an enabled route;
+one log row per enabled route.
+Conditions, each removed alone from the control, stops delivery: the gate,
+the listing (absent, a prefix, an extension, another case), the lane, the
+route (disabled, none). A disabled route beside an enabled one gets no row.
+Boundaries: ``p_limit`` 1 with two deliverable events delivers exactly 1;
+``p_limit`` equal to their number delivers both.
+"""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -56,4 +69,95 @@ def test_a_live_lane_event_with_an_enabled_route_is_delivered(db, evidence):
     )
     evidence.expect(
         "delivered (control live type, internal type)", have=state, want={CONTROL_TYPE: True, fb.EVENT_TYPE: False}
+    )
+
+
+def delivers(gate: bool, listed: str, event_type: str, lane: str, routes: dict[str, bool]) -> list[str]:
+    """The delivery rule as the design states it: the routes an event is delivered to (none: not delivered)."""
+    listing = [t.strip() for t in listed.split(",") if t.strip()]
+    if not gate or event_type not in listing or lane != "live":
+        return []
+    return sorted(route for route, enabled in routes.items() if enabled)
+
+
+CONTROL = {"gate": True, "listed": f" {CONTROL_TYPE} ,{fb.EVENT_TYPE}", "lane": "live", "routes": {CONTROL_ROUTE: True}}
+# each condition of the rule removed alone (and the look-alikes of a listing)
+ALONE = {
+    "control (every condition holds)": {},
+    "delivery gate false": {"gate": False},
+    "type not listed": {"listed": fb.EVENT_TYPE},
+    "only a prefix of the type listed": {"listed": CONTROL_TYPE[:-1]},
+    "the type with a suffix listed": {"listed": CONTROL_TYPE + "_x"},
+    "the type in another case listed": {"listed": CONTROL_TYPE.upper()},
+    "lane internal": {"lane": "internal"},
+    "route disabled": {"routes": {CONTROL_ROUTE: False}},
+    "no route": {"routes": {}},
+    "a disabled route beside an enabled one": {"routes": {CONTROL_ROUTE: True, CONTROL_ROUTE + "/off": False}},
+}
+
+
+@pytest.mark.claim("F-4")
+@pytest.mark.parametrize("case", list(ALONE), ids=lambda c: c.replace(" ", "-"))
+def test_each_delivery_condition_removed_alone_stops_delivery(db, evidence, case):
+    """With one delivery condition removed (gate, listing, lane, enabled route), the worker delivers nothing."""
+    world = {**CONTROL, **ALONE[case]}
+    db.execute(
+        "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in, description)"
+        " VALUES (%s, %s, 'proof F-4', 'control: one condition at a time')",
+        [CONTROL_TYPE, world["lane"]],
+    )
+    for route, enabled in world["routes"].items():
+        db.execute(
+            "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, %s)",
+            [CONTROL_TYPE, route, enabled],
+        )
+    fb.set_gate(db, "iu_core.delivery_enabled", "true" if world["gate"] else "false")
+    fb.set_gate(db, "iu_core.delivery_live_routes", json.dumps(world["listed"]))
+    outbox_id = db.execute(
+        "INSERT INTO event_outbox (event_type, payload) VALUES (%s, '{}') RETURNING id", [CONTROL_TYPE]
+    ).fetchone()[0]
+    delivered = db.execute("SELECT fn_event_outbox_deliver(1000)").fetchone()[0]
+    logged = [r[0] for r in db.execute(
+        "SELECT route FROM event_outbox_delivery_log WHERE outbox_id = %s ORDER BY route", [outbox_id]
+    ).fetchall()]  # fmt: skip
+    want = delivers(world["gate"], world["listed"], CONTROL_TYPE, world["lane"], world["routes"])
+    evidence.record("world", world)
+    evidence.expect("events delivered", have=delivered, want=1 if want else 0)
+    evidence.expect("delivery log routes of the event", have=logged, want=want)
+
+
+@pytest.mark.claim("F-4")
+def test_the_worker_delivers_at_most_its_limit(db, evidence):
+    """p_limit 1 with two deliverable events delivers exactly one, oldest first; p_limit 2 then delivers the other."""
+    db.execute(
+        "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in, description)"
+        " VALUES (%s, 'live', 'proof F-4', 'control: the limit')",
+        [CONTROL_TYPE],
+    )
+    db.execute(
+        "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, true)", [CONTROL_TYPE, CONTROL_ROUTE]
+    )
+    fb.set_gate(db, "iu_core.delivery_enabled", "true")
+    fb.set_gate(db, "iu_core.delivery_live_routes", json.dumps(CONTROL_TYPE))
+    ids = [
+        db.execute(
+            "INSERT INTO event_outbox (event_type, payload, created_at) VALUES (%s, '{}', now() - %s::interval) "
+            "RETURNING id",
+            [CONTROL_TYPE, age],
+        ).fetchone()[0]
+        for age in ("2 seconds", "1 second")
+    ]
+    first = db.execute("SELECT fn_event_outbox_deliver(1)").fetchone()[0]
+    after_first = db.execute(
+        "SELECT id FROM event_outbox WHERE id = ANY(%s) AND delivered_at IS NOT NULL", [ids]
+    ).fetchall()
+    evidence.expect("delivered with p_limit 1", have=first, want=1)
+    evidence.expect("the one delivered is the oldest", have=[r[0] for r in after_first], want=ids[:1])
+    evidence.expect(
+        "delivered with p_limit 2 (one left)",
+        have=db.execute("SELECT fn_event_outbox_deliver(2)").fetchone()[0],
+        want=1,
+    )
+    evidence.expect(
+        "delivered once more (none left)", have=db.execute("SELECT fn_event_outbox_deliver(1)").fetchone()[0], want=0
     )

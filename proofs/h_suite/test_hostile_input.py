@@ -6,6 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from iu_prove.substrate import counts
+from proofs import _model as model
 
 HOSTILE = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40),
@@ -74,6 +75,14 @@ def test_an_actor_string_is_refused_or_recorded_exactly(rolled_back, evidence, a
     with rolled_back() as db:
         before = counts(db, WRITES)
         state, rows = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_from_event('WF-REVIEW', %s, true)", [actor])
+        verdict = model.actor_verdict(actor)
+        if verdict != "either":
+            evidence.expect(
+                f"orchestrator outcome for an actor the rule {verdict}",
+                have="refused" if state == "IU003" else "accepted" if state is None else state,
+                want=verdict,
+                note=repr(actor),
+            )
         if state is None:
             recorded = db.execute(
                 "SELECT triggered_by FROM iu_auto_instantiate_event_log ORDER BY occurred_at DESC LIMIT 1"
@@ -83,6 +92,13 @@ def test_an_actor_string_is_refused_or_recorded_exactly(rolled_back, evidence, a
             evidence.expect_where("SQLSTATE of the refusal", state, refused_cleanly, "an IU-class refusal")
             evidence.expect("rows written by the refusal", have=counts(db, WRITES), want=before)
         state, rows = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_rollback_by_actor(%s, true)", [actor])
+        if verdict != "either":
+            evidence.expect(
+                f"rollback outcome for an actor the rule {verdict}",
+                have="refused" if state == "IU003" else "accepted" if state is None else state,
+                want=verdict,
+                note=repr(actor),
+            )
         if state is None:
             audit = db.execute(
                 "SELECT count(*) FROM iu_auto_instantiate_event_log WHERE triggered_by = %s", [actor]

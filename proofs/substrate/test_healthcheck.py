@@ -31,5 +31,5 @@ def test_the_healthcheck_has_its_eight_surfaces_all_green(db, evidence, iu_targe
     ]
     evidence.expect("surfaces registered up to 035", have=registered_035, want=SURFACES_035)
     pinned = pins.pinned(iu_target.head)["healthcheck_surfaces"]
-    evidence.expect("surfaces reported (pinned for this head)", have=[s for s, _, _ in rows], want=pinned)
+    evidence.expect("surfaces reported (pinned for this head)", have=[s for s, _, _ in rows], want=list(pinned))
     evidence.expect_no_rows("red surfaces (surface, ok, detail)", [r for r in rows if not r[1]])

@@ -1,0 +1,108 @@
+"""Independent oracles shared by the proofs: Python models of the fixture facts.
+
+Nothing here calls the code under test: values are read raw from the tables
+and computed in Python by the rule the design states.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+
+ENVELOPE_ROWS = """
+SELECT p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
+  FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id
+ WHERE m.collection_id = %s
+"""
+
+
+def envelope(db: psycopg.Connection, collection_id: uuid.UUID) -> list[int]:
+    """The design's rule: per axis, the number of distinct (non-NULL) values among the collection's active pieces."""
+    rows = db.execute(ENVELOPE_ROWS, [collection_id]).fetchall()
+    active = [r[1:] for r in rows if r[0] == "active"]
+    return [len({piece[axis] for piece in active if piece[axis] is not None}) for axis in range(3)]
+
+
+def envelope_of_code(db: psycopg.Connection, code: str) -> list[int]:
+    row = db.execute("SELECT id FROM information_unit WHERE code = %s AND kind = 'collection'", [code]).fetchone()
+    if row is None:
+        raise LookupError(f"no collection {code!r}")
+    return envelope(db, row[0])
+
+
+def cached_envelopes(db: psycopg.Connection) -> dict[uuid.UUID, list[int]]:
+    return {
+        r[0]: [r[1], r[2], r[3]]
+        for r in db.execute(
+            "SELECT collection_id, axis_a_count, axis_b_count, axis_c_count FROM iu_three_axis_envelope"
+        ).fetchall()
+    }
+
+
+def refreshed_at(db: psycopg.Connection) -> dict[uuid.UUID, object]:
+    """Every envelope row's refreshed_at: the refresh scope is read from here, not from the refresh log."""
+    return dict(db.execute("SELECT collection_id, refreshed_at FROM iu_three_axis_envelope").fetchall())
+
+
+def touched(before: dict[uuid.UUID, object], after: dict[uuid.UUID, object]) -> set[uuid.UUID]:
+    """Envelope rows written between two snapshots: new, or with a different refreshed_at."""
+    return {cid for cid, at in after.items() if before.get(cid) != at} | (before.keys() - after.keys())
+
+
+ASCII_SPACE = " \t\n\r\f\v"
+
+
+def actor_verdict(actor: str | None) -> str:
+    """The actor rule (migration 001) written out: "refused", "accepted" or "either".
+
+    Refused: NULL, empty, an ASCII control character, whitespace only or at an
+    edge, a pattern character (% * ?), more than 200 characters. Accepted: every
+    other actor made of printable characters, stored and matched exactly.
+    "either" only where the database's locale decides (a non-ASCII control or
+    space character, which [[:cntrl:]] / [[:space:]] may or may not match).
+    """
+    import unicodedata
+
+    if actor is None or actor == "":
+        return "refused"
+    if (
+        any(ord(c) < 32 or ord(c) == 127 for c in actor)
+        or any(c in "%*?" for c in actor)
+        or len(actor) > 200
+        or actor[0] in ASCII_SPACE
+        or actor[-1] in ASCII_SPACE
+    ):
+        return "refused"
+    if any(ord(c) > 127 and unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp") for c in actor):
+        return "either"
+    return "accepted"
+
+
+ALL_MEMBERSHIPS = """
+SELECT m.collection_id, p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
+  FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id
+"""
+
+
+def all_envelopes(db: psycopg.Connection) -> dict[uuid.UUID, list[int]]:
+    """``envelope`` for every collection with memberships, from one raw read."""
+    axes: dict[uuid.UUID, list[set[str]]] = {}
+    for cid, state, *values in db.execute(ALL_MEMBERSHIPS).fetchall():
+        seen = axes.setdefault(cid, [set(), set(), set()])
+        if state == "active":
+            for axis, value in enumerate(values):
+                if value is not None:
+                    seen[axis].add(value)
+    return {cid: [len(s) for s in sets] for cid, sets in axes.items()}
+
+
+def stale_cache(db: psycopg.Connection) -> list[tuple[str, list[int], list[int]]]:
+    """Collections not marked dirty whose cached envelope differs from the model: (id, cached, model)."""
+    dirty = {r[0] for r in db.execute("SELECT collection_id FROM iu_three_axis_envelope_dirty").fetchall()}
+    want = all_envelopes(db)
+    return [
+        (str(cid), cached, want.get(cid, [0, 0, 0]))
+        for cid, cached in cached_envelopes(db).items()
+        if cid not in dirty and cached != want.get(cid, [0, 0, 0])
+    ]
