@@ -31,7 +31,7 @@ def test_two_sessions_toggling_two_gates_in_opposite_orders_both_finish(fresh_da
             conn.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-core-lock-b')", [GATE_1])
             conn.commit()
             outcome["b"] = "committed"
-        except Exception as exc:  # noqa: BLE001 - the outcome is the evidence
+        except Exception as exc:
             conn.rollback()
             outcome["b"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
@@ -57,7 +57,7 @@ def test_two_sessions_toggling_two_gates_in_opposite_orders_both_finish(fresh_da
             a.execute("SELECT fn_iu_core_config_set(%s, 'false'::jsonb, 'iu-core-lock-a')", [GATE_2])
             a.commit()
             outcome["a"] = "committed"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             a.rollback()
             outcome["a"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         thread.join(30)

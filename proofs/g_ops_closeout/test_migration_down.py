@@ -92,7 +92,9 @@ def test_each_down_script_restores_the_previous_pins_and_the_runner_reapplies_it
         )
         if down.returncode or after_down or after_up or again.returncode:
             evidence.record(f"{version}: output and differences", [down.output[-400:], after_down, after_up])
-    evidence.record("steps (version, down exit, ledger head after, pin differences, re-applied, differences, exit)", steps)
+    evidence.record(
+        "steps (version, down exit, ledger head after, pin differences, re-applied, differences, exit)", steps
+    )
     want = []
     for version in reversed([v for v in versions if v >= FIRST_REVERTIBLE]):
         previous = versions[versions.index(version) - 1]
