@@ -60,9 +60,9 @@ pins: $(STAMP)  ## print the current inventory in the format of fixtures/pins.to
 pins-check: $(STAMP)  ## show the difference between the inventory and the pins
 	@$(VENV)/bin/iu-pins --check
 
-retention-enable:  ## run the retention cleanup live once on DSN (CONFIRM=yes), pg_dump before/after into backups/ or OUT=
-	@test -n "$(DSN)" || { echo "make retention-enable needs DSN=postgresql://… CONFIRM=yes"; exit 2; }
-	@CONFIRM='$(CONFIRM)' tools/retention-enable.sh $(if $(OUT),-o '$(OUT)') $(if $(ACTOR),-a '$(ACTOR)') '$(DSN)'
+retention-enable:  ## dry run of the retention cleanup on DSN; LIVE=true (with AUTHORITY= or decision G-RETENTION) runs it once, pg_dump before/after into a run folder under backups/ or OUT=
+	@test -n "$$DSN" || { echo "make retention-enable needs DSN=postgresql://… (LIVE=true to run it)"; exit 2; }
+	@tools/retention-enable.sh  # DSN, LIVE, AUTHORITY, OUT, ACTOR reach it through the environment, never the command line
 
 mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
 	$(VENV)/bin/iu-mutate --report-dir $(REPORTS)

@@ -29,7 +29,7 @@ def test_a_committed_batch_survives_a_restart_and_a_crash_then_rolls_back(privat
 
     pristine, lineage0 = snapshot()
     evidence.expect(f"lineage rows of {actor} before the run", have=lineage0, want=0)
-    run = psql.run("scaleout/run_bounded_scaleout.sql", dsn=dsn, n=n)
+    run = psql.run("scaleout/run_bounded_scaleout.sql", dsn=dsn, n=n, live="true")
     assert run.returncode == 0, str(run)
     committed, lineage1 = snapshot()
     evidence.expect("lineage rows after the commit", have=lineage1, want=n)
@@ -50,7 +50,7 @@ def test_a_committed_batch_survives_a_restart_and_a_crash_then_rolls_back(privat
     verify = psql.run("scaleout/verify_batch.sql", dsn=dsn, actor=actor, n=n)
     evidence.expect("verify_batch.sql after the restarts", have=verify.returncode, want=0, note=verify.output[-500:])
     dry = psql.run("scaleout/rollback_batch.sql", dsn=dsn, actor=actor)
-    live = psql.run("scaleout/rollback_batch.sql", dsn=dsn, actor=actor, dry_run="false")
+    live = psql.run("scaleout/rollback_batch.sql", dsn=dsn, actor=actor, live="true")
     evidence.record("rollback exit codes (dry run, live)", [dry.returncode, live.returncode])
     assert (dry.returncode, live.returncode) == (0, 0), f"{dry}\n{live}"
     restored, _ = snapshot()

@@ -69,7 +69,7 @@ def test_the_script_leaves_the_gate_closed_for_other_sessions_after_commit_and_a
     with connect(fresh_database) as db:
         before = sc.gate_row(db)
         db.rollback()
-    ok = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=20)
+    ok = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=20, live="true")
     evidence.record("exit code of the committed run (n=20)", ok.returncode)
     assert ok.returncode == 0, str(ok)
     with connect(fresh_database) as db:
@@ -85,7 +85,7 @@ def test_the_script_leaves_the_gate_closed_for_other_sessions_after_commit_and_a
         db.commit()
         blocked = fingerprint.of_schema(db)
         db.rollback()
-    bad = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=30)
+    bad = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=30, live="true")
     evidence.record("exit code of the run failing at instance 18 of 30", bad.returncode)
     evidence.record("its message", bad.stderr.strip().splitlines()[0] if bad.stderr.strip() else "")
     evidence.expect("the failing run exits non-zero", have=bad.returncode != 0, want=True)

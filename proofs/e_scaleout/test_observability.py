@@ -64,7 +64,7 @@ def test_a_batch_leaves_no_lineage_orphan_and_no_digest_drift(rolled_back, evide
 @pytest.mark.durable
 def test_verify_batch_passes_a_clean_batch_and_fails_naming_drift(fresh_database, psql, evidence):
     """verify_batch.sql exits 0 on a committed batch and non-zero, naming digest_drift, once an instance drifts."""
-    ran = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=24)
+    ran = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=24, live="true")
     assert ran.returncode == 0, str(ran)
     clean = psql.run("scaleout/verify_batch.sql", dsn=fresh_database, actor="iu-core-24x-bulk", n=24)
     evidence.record("verify exit code on the clean batch", clean.returncode)

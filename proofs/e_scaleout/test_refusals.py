@@ -149,7 +149,9 @@ BAD_SCRIPT_RUNS = [
     ({"n": "5", "bound": "x"}, "bound"),
     ({"n": "5", "workflow_share": "2"}, "workflow share"),
     ({"n": "5", "workflow_share": "0:0"}, "workflow share"),
-    ({"n": "5", "dry_run": "maybe"}, "dry_run"),
+    ({"n": "5", "dry_run": "maybe"}, "-v dry_run is not a variable of this script"),
+    ({"n": "5", "live": "maybe"}, "live must be true or false"),
+    ({"n": "5", "confirm": "yes"}, "-v confirm is not a variable of this script"),
     ({"n": "5", "actor": ""}, "actor is empty"),
     ({"n": "5", "actor": "%"}, "pattern character"),
     ({"n": "5", "actor": "iu-core-%x-bulk"}, "pattern character"),
@@ -180,7 +182,7 @@ def test_the_script_refuses_bad_variables_and_takes_odd_actors_exactly(fresh_dat
         db.rollback()
     evidence.expect_no_rows("tables changed by the refused runs", fingerprint.describe(changed))
 
-    raised = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=41, bound=41, dry_run="true")
+    raised = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=41, bound=41)
     evidence.expect(
         "n=41 with bound=41 (dry run) plans 41 instances",
         have=(raised.returncode, "41 instance(s), 41 digest-matched" in raised.stdout),
@@ -190,11 +192,11 @@ def test_the_script_refuses_bad_variables_and_takes_odd_actors_exactly(fresh_dat
 
     exact = []
     for actor in EXACT_SCRIPT_ACTORS:
-        res = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=3, actor=actor)
+        res = psql.run("scaleout/run_bounded_scaleout.sql", dsn=fresh_database, n=3, actor=actor, live="true")
         with connect(fresh_database) as db:
             rows = sc.rows_per_actor(db).get(actor)
             db.rollback()
-        back = psql.run("scaleout/rollback_batch.sql", dsn=fresh_database, actor=actor, dry_run="false")
+        back = psql.run("scaleout/rollback_batch.sql", dsn=fresh_database, actor=actor, live="true")
         exact.append([actor, res.returncode, rows, back.returncode])
     evidence.expect(
         "odd actors through psql (actor, run exit, (lineage, audit) rows, rollback exit)",

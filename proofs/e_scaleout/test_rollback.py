@@ -85,10 +85,10 @@ def test_run_verify_and_rollback_by_hand_leave_the_database_as_it_was(fresh_data
         before = fingerprint.of_schema(db)
         db.rollback()
     steps = [
-        ("run n=30", "scaleout/run_bounded_scaleout.sql", {"n": 30}),
+        ("run n=30", "scaleout/run_bounded_scaleout.sql", {"n": 30, "live": "true"}),
         ("verify", "scaleout/verify_batch.sql", {"actor": "iu-core-30x-bulk", "n": 30}),
         ("rollback dry run", "scaleout/rollback_batch.sql", {"actor": "iu-core-30x-bulk"}),
-        ("rollback live", "scaleout/rollback_batch.sql", {"actor": "iu-core-30x-bulk", "dry_run": "false"}),
+        ("rollback live", "scaleout/rollback_batch.sql", {"actor": "iu-core-30x-bulk", "live": "true"}),
     ]
     codes = {}
     for label, script, variables in steps:

@@ -114,7 +114,12 @@ def test_operators_export_and_import_an_instance_with_the_scripts(fresh_database
     evidence.expect("the file is the canonical text, byte for byte", have=out.read_bytes() == text.encode(), want=True)
 
     imported = psql.run(
-        "scaleout/import_instance.sql", dsn=fresh_database, file=str(out), actor=IMPORTER, code="RUNBOOK-COPY"
+        "scaleout/import_instance.sql",
+        dsn=fresh_database,
+        file=str(out),
+        actor=IMPORTER,
+        code="RUNBOOK-COPY",
+        live="true",
     )
     evidence.record("import exit code", imported.returncode)
     assert imported.returncode == 0, str(imported)
@@ -137,7 +142,12 @@ def test_operators_export_and_import_an_instance_with_the_scripts(fresh_database
     lines[7] = lines[7][:-1] + ("0" if lines[7][-1] != "0" else "1")
     tampered.write_text("\n".join(lines))
     refused = psql.run(
-        "scaleout/import_instance.sql", dsn=fresh_database, file=str(tampered), actor=IMPORTER, code="RUNBOOK-TAMPERED"
+        "scaleout/import_instance.sql",
+        dsn=fresh_database,
+        file=str(tampered),
+        actor=IMPORTER,
+        code="RUNBOOK-TAMPERED",
+        live="true",
     )
     evidence.record("tampered import: exit code and message", [refused.returncode, refused.stderr.strip()[:160]])
     evidence.expect(

@@ -9,6 +9,8 @@ from iu_prove.dsn import connect
 from proofs.g_ops_closeout import _support as sup
 
 ACTOR = "iu-core-retention-proof"
+AUTHORITY = "G-RETENTION proof authority https://example.invalid/approval?id=1"
+LIVE = {"live": "true", "authority": AUTHORITY}
 
 
 def _snapshot(dsn: str):
@@ -29,7 +31,7 @@ def test_enable_deletes_exactly_the_dry_run_prediction_and_closes_the_gate(fresh
     evidence.expect("dry_run.sql exit", have=dry.returncode, want=0, rows=[dry.output[-800:]])
     predicted = {r["table_name"]: int(r["would_delete"]) for r in sup.parse_psql_table(dry.stdout, "table_name")}
 
-    run = psql.run("retention-enable/enable.sql", dsn=fresh_database, confirm="yes", actor=ACTOR)
+    run = psql.run("retention-enable/enable.sql", dsn=fresh_database, actor=ACTOR, **LIVE)
     evidence.expect("enable.sql exit", have=run.returncode, want=0, rows=[run.output[-800:]])
     printed = {r["table_name"]: int(r["deleted_rows"]) for r in sup.parse_psql_table(run.stdout, "table_name")}
     _, after, others_after, config_after, t_after = _snapshot(fresh_database)
@@ -61,32 +63,45 @@ def test_enable_deletes_exactly_the_dry_run_prediction_and_closes_the_gate(fresh
     evidence.expect("config rows touched", have=touched, want=[sup.RETENTION_GATE])
     value, _, updated_by = cfg_after[sup.RETENTION_GATE]
     evidence.expect(
-        "retention gate after enable.sql (value, updated_by)", have=[value, updated_by], want=[False, ACTOR]
+        "retention gate after enable.sql (value, updated_by)",
+        have=[value, updated_by],
+        want=[False, f"{ACTOR}; authority: {AUTHORITY}"],
     )
 
 
 @pytest.mark.claim("G-1")
 @pytest.mark.durable
-def test_enable_refuses_without_confirm_yes_and_writes_nothing(fresh_database, psql, evidence):
-    """enable.sql refuses, writing nothing, unless confirm=yes."""
+def test_enable_writes_nothing_unless_live_true_with_an_authority(fresh_database, psql, evidence):
+    """enable.sql dry-runs unless live=true, refuses a live run without authority and old spellings; nothing written."""
     before = sup.fingerprint_of(fresh_database)
     outcomes = {}
     for label, variables in {
-        "unset": {},
-        "empty": {"confirm": ""},
-        "no": {"confirm": "no"},
-        "YES": {"confirm": "YES"},
-        "yes ": {"confirm": "yes "},
+        "nothing (dry run)": {},
+        "live=false": {"live": "false"},
+        "live=true, no authority": {"live": "true"},
+        "live=true, empty authority": {"live": "true", "authority": " "},
+        "live=yes": {"live": "yes", "authority": AUTHORITY},
+        "confirm=yes (old spelling)": {"confirm": "yes", "authority": AUTHORITY},
+        "dry_run=false (another script's name)": {"dry_run": "false", "authority": AUTHORITY},
     }.items():
-        run = psql.run("retention-enable/enable.sql", dsn=fresh_database, **variables)
-        outcomes[label] = [run.returncode, "retention enable refused" in run.stderr]
+        run = psql.run("retention-enable/enable.sql", dsn=fresh_database, actor=ACTOR, **variables)
+        said = "dry run" if "(dry run)" in run.stdout else ("refused" if "refused" in run.stderr else "?")
+        outcomes[label] = [run.returncode, said]
     evidence.expect(
-        "exit code, refusal named, per confirm value",
+        "exit code, what it said, per variables",
         have=outcomes,
-        want={k: [3, True] for k in outcomes},
+        want={
+            "nothing (dry run)": [0, "dry run"],
+            "live=false": [0, "dry run"],
+            "live=true, no authority": [3, "refused"],
+            "live=true, empty authority": [3, "refused"],
+            "live=yes": [3, "refused"],
+            "confirm=yes (old spelling)": [3, "refused"],
+            "dry_run=false (another script's name)": [3, "refused"],
+        },
     )
     evidence.expect_no_rows(
-        "tables changed by the refused runs", sup.fingerprint_delta(before, sup.fingerprint_of(fresh_database))
+        "tables changed by the dry and refused runs", sup.fingerprint_delta(before, sup.fingerprint_of(fresh_database))
     )
 
 
@@ -98,7 +113,7 @@ def test_enable_refuses_when_the_gate_is_already_open(fresh_database, psql, evid
         conn.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-core-proof-setup')", [sup.RETENTION_GATE])
         conn.commit()
     before = sup.fingerprint_of(fresh_database)
-    run = psql.run("retention-enable/enable.sql", dsn=fresh_database, confirm="yes", actor=ACTOR)
+    run = psql.run("retention-enable/enable.sql", dsn=fresh_database, actor=ACTOR, **LIVE)
     evidence.expect("enable.sql exit", have=run.returncode, want=3)
     evidence.expect_true("refusal names the open gate", "already open" in run.stderr, rows=[run.stderr[-400:]])
     evidence.expect_no_rows("tables changed", sup.fingerprint_delta(before, sup.fingerprint_of(fresh_database)))
@@ -121,7 +136,7 @@ def test_enable_is_one_transaction_a_late_failure_deletes_nothing(fresh_database
         conn.commit()
     evidence.record("table whose delete fails (last in cleanup order)", last.table)
     before = sup.fingerprint_of(fresh_database)
-    run = psql.run("retention-enable/enable.sql", dsn=fresh_database, confirm="yes", actor=ACTOR)
+    run = psql.run("retention-enable/enable.sql", dsn=fresh_database, actor=ACTOR, **LIVE)
     evidence.expect("enable.sql exit", have=run.returncode, want=3)
     evidence.expect_true("the fault is reported", "proof fault" in run.stderr, rows=[run.stderr[-400:]])
     evidence.expect_no_rows(

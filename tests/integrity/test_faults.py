@@ -37,6 +37,8 @@ def test_a_crash_in_the_middle_of_a_durable_batch_leaves_no_partial_batch(privat
         f"bound={BIG_N}",
         "-v",
         f"actor={actor}",
+        "-v",
+        "live=true",
         "-f",
         str(paths.OPS / "scaleout/run_bounded_scaleout.sql"),
     ]

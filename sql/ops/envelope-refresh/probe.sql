@@ -14,9 +14,13 @@
 -- exit:    0 every step as expected; 3 a step differed or a variable is bad (the message names
 --          it, SQLSTATE IU010 for a failed step, IU011 for a bad variable); nothing is written.
 -- undo:    nothing to undo (the probe always rolls back).
+-- Variables other than template and actor are refused (IU043); no -v live: it never commits.
 
-\set ON_ERROR_STOP 1
-\set QUIET 1
+\set ops_script envelope-refresh/probe.sql
+\set ops_accepts 'template actor'
+\set ops_needs 'public.fn_iu_trg_lineage_envelope_refresh()'
+\set ops_needs_migration 036_create_trg_iu_lineage_envelope_refresh
+\ir ../_lib/preamble.sql
 
 \if :{?template}
 \else

@@ -15,26 +15,20 @@
 -- exits non-zero (3).
 --
 -- Changes: nothing (the session is read-only). Undo: nothing to undo.
+-- Variables other than event_type are refused (IU043).
 -- A broken fact is repaired by the rollback path in docs/runbook-event-boundary.md.
 
-\set ON_ERROR_STOP 1
-\set QUIET 1
+\set ops_script event-boundary/internal_only_proof.sql
+\set ops_accepts 'event_type'
+\set ops_needs 'public.fn_iu_event_boundary_assert(text)'
+\set ops_needs_migration 038_register_event_boundary_healthcheck
+\ir ../_lib/preamble.sql
 \if :{?event_type}
 \else
   \set event_type 'iu.template.instance_auto_composed'
 \endif
 
 SET default_transaction_read_only = on;
-
-SELECT to_regprocedure('public.fn_iu_event_boundary_assert(text)') IS NOT NULL AS iu_eb_ready \gset
-\if :iu_eb_ready
-\else
-  DO $$ BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'IU030',
-      MESSAGE = 'internal_only_proof refused: migration 038_register_event_boundary_healthcheck is not applied',
-      HINT = 'apply the migrations first (make migrate DSN=...)';
-  END $$;
-\endif
 
 \echo internal-only boundary proof for :'event_type'
 SELECT f.fact_no AS "#", f.fact, f.statement,

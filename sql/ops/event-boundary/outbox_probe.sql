@@ -16,9 +16,13 @@
 --
 -- Changes: nothing (ROLLBACK; an error ends the session, which rolls back too).
 -- Undo: nothing to undo.
+-- Variables other than event_type and open_gates are refused (IU043).
 
-\set ON_ERROR_STOP 1
-\set QUIET 1
+\set ops_script event-boundary/outbox_probe.sql
+\set ops_accepts 'event_type open_gates'
+\set ops_needs 'public.fn_event_outbox_deliver(integer)'
+\set ops_needs_migration 013_create_fn_event_outbox_deliver
+\ir ../_lib/preamble.sql
 \if :{?event_type}
 \else
   \set event_type 'iu.template.instance_auto_composed'

@@ -3,15 +3,18 @@
 -- Usage:
 --   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -f sql/ops/retention-enable/dry_run.sql
 --
--- Variables: none.
+-- Variables: none; every known ops variable (live, confirm, …) is refused (IU043).
 -- Changes nothing: it runs fn_iu_core_retention_cleanup(true) inside a READ ONLY
 -- transaction that is rolled back. The gate iu_core.retention_enabled is only read.
 -- Undo: nothing to undo.
 -- Output: one row per retention policy (enabled or not) with its horizon, the
 -- rows that would be deleted and the rows the table holds, then a summary line.
 
-\set ON_ERROR_STOP on
-\set QUIET on
+\set ops_script retention-enable/dry_run.sql
+\set ops_accepts ''
+\set ops_needs 'public.fn_iu_core_retention_cleanup(boolean,timestamp with time zone)'
+\set ops_needs_migration 035_create_iu_core_retention_policy
+\ir ../_lib/preamble.sql
 
 BEGIN TRANSACTION READ ONLY;
 

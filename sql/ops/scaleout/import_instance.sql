@@ -1,17 +1,19 @@
 -- scaleout/import_instance.sql: text-as-code import of one collection (migration 043).
 --
 -- Usage (dry run first):
---   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v file=instance.iutext -v actor=iu-core-ops -v dry_run=true \
+--   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v file=instance.iutext -v actor=iu-core-ops \
 --        [-v code=NEW-CODE] -f sql/ops/scaleout/import_instance.sql
 --   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v file=instance.iutext -v actor=iu-core-ops [-v code=NEW-CODE] \
---        -f sql/ops/scaleout/import_instance.sql
+--        -v live=true -f sql/ops/scaleout/import_instance.sql
 --
 -- Variables:
 --   file     required: a text written by export_instance.sql
 --   actor    required: recorded as created_by (and lineage actor); exact name
 --   code     optional: the new collection's code (default: the code in the text,
 --            which must not exist, e.g. after the original was rolled back)
---   dry_run  default false; true checks everything, prints the result, rolls back
+--   live     default false: check everything, print the result, roll back;
+--            true: commit the new collection
+-- Any other known ops variable (dry_run, confirm, n, …) is refused (IU043).
 --
 -- What it changes, in one transaction: fn_iu_collection_import_text checks the
 -- text (format, piece content digests, template and collection digests), then
@@ -19,13 +21,17 @@
 -- gets a lineage row (actor = actor), so the copy is an instance addressable by
 -- actor. Before COMMIT it checks the new collection exports to the same text
 -- (collection line aside). Refusals (nothing written, exit 3): IU027 malformed
--- text, IU028 a digest differs, IU004/IU005 unknown template or piece, IU003 actor.
+-- text, IU028 a digest differs, IU004/IU005 unknown template or piece, IU003 actor,
+-- IU043 no -v file or a file that cannot be read (named, with the directory psql runs in).
 -- Undo: SELECT * FROM dot_iu_auto_instantiate_rollback_by_actor('<actor>', true), then
 -- (…, false) when the text named a template; otherwise delete the collection's
 -- memberships and the collection.
 
-\set ON_ERROR_STOP on
-\set QUIET on
+\set ops_script scaleout/import_instance.sql
+\set ops_accepts 'file actor code live'
+\set ops_needs 'public.fn_iu_collection_import_text(text,text,text)'
+\set ops_needs_migration 043_create_fn_iu_collection_text
+\ir ../_lib/preamble.sql
 
 \if :{?file}
 \else
@@ -39,28 +45,23 @@
 \else
   \set code ''
 \endif
-\if :{?dry_run}
-\else
-  \set dry_run 'false'
-\endif
 
-SELECT CASE WHEN lower(btrim(:'dry_run')) IN ('true', 't', 'yes', 'y', 'on', '1') THEN 'true'
-            WHEN lower(btrim(:'dry_run')) IN ('false', 'f', 'no', 'n', 'off', '0') THEN 'false'
-       END AS im_dry_run,
-       nullif(:'file', '') IS NOT NULL AS im_has_file \gset
-SELECT set_config('iu_import.file', :'file', false) AS a, set_config('iu_import.dry_run', :'dry_run', false) AS b \gset
+SELECT nullif(:'file', '') IS NOT NULL AS im_has_file \gset
 \if :im_has_file
 \else
-  DO $bad$ BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'IU027', MESSAGE = 'import refused: -v file=<path> is required';
-  END $bad$;
+  SELECT set_config('iu_ops.code', 'IU043', false) AS c,
+         set_config('iu_ops.msg', 'import refused: -v file=<path> is required (a text written by export_instance.sql); nothing was written', false) AS m,
+         set_config('iu_ops.hint', '', false) AS h \gset ops_raise_
+  \ir ../_lib/raise.sql
 \endif
-\if :{?im_dry_run}
+\set im_readable `test -f :'file' && test -r :'file' && echo true || echo false`
+\set im_cwd `pwd`
+\if :im_readable
 \else
-  DO $bad$ BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'IU021',
-      MESSAGE = format('import refused: dry_run must be true or false, got %L', current_setting('iu_import.dry_run'));
-  END $bad$;
+  SELECT set_config('iu_ops.code', 'IU043', false) AS c,
+         set_config('iu_ops.msg', format('import refused: -v file=%s: no such readable file (relative to %s); nothing was written', :'file', :'im_cwd'), false) AS m,
+         set_config('iu_ops.hint', 'write one with export_instance.sql -v code=CODE -v out=FILE', false) AS h \gset ops_raise_
+  \ir ../_lib/raise.sql
 \endif
 SELECT fn_iu_assert_actor(:'actor') AS actor_ok \gset
 
@@ -95,9 +96,10 @@ $check$;
 SELECT format('imported %s (id %s), digest %s, as %s; it exports back to the same text',
               :'im_code', :'im_id', :'im_digest', :'actor') AS im_summary \gset
 \echo :im_summary
-\if :im_dry_run
-ROLLBACK;
-\echo 'dry run: nothing written (rolled back)'
-\else
+\if :ops_live
 COMMIT;
+\echo 'committed:' :im_code 'created by' :actor
+\else
+ROLLBACK;
+\echo 'dry run: nothing written (rolled back); -v live=true commits'
 \endif

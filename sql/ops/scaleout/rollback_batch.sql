@@ -3,14 +3,17 @@
 --
 -- Usage:
 --   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -f sql/ops/scaleout/rollback_batch.sql
---   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -v dry_run=false -f sql/ops/scaleout/rollback_batch.sql
+--   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -v live=true -f sql/ops/scaleout/rollback_batch.sql
 --
 -- Variables:
---   actor    required: the batch's actor, matched exactly (never a pattern)
---   dry_run  default true: report the rows per table and change nothing;
---            false: delete them, in one transaction
+--   actor        required: the batch's actor, matched exactly (never a pattern)
+--   live         default false: report the rows per table and change nothing;
+--                true: delete them, in one transaction
+--   allow_empty  default false: a live run that matches no row of the actor is
+--                refused (IU045, exit 3); true lets it succeed doing nothing (automation)
+-- Any other known ops variable (dry_run, confirm, n, …) is refused (IU043).
 --
--- What it changes (dry_run=false only): deletes the actor's instance
+-- What it changes (live=true only): deletes the actor's instance
 -- collections and their envelope, dirty, membership, outbox, audit and lineage
 -- rows; pieces and other actors' rows are never touched. Before COMMIT it
 -- checks that nothing of the actor is left and that the deleted counts equal
@@ -18,32 +21,19 @@
 -- workflow_share (instance codes are deterministic; lineage, audit and outbox
 -- ids are new).
 
-\set ON_ERROR_STOP on
-\set QUIET on
+\set ops_script scaleout/rollback_batch.sql
+\set ops_accepts 'actor live allow_empty'
+\set ops_needs 'public.dot_iu_auto_instantiate_rollback_by_actor(text,boolean)'
+\set ops_needs_migration 033_create_dot_iu_auto_instantiate_from_event
+\ir ../_lib/preamble.sql
 \pset footer off
 
 \if :{?actor}
 \else
   \set actor ''
 \endif
-\if :{?dry_run}
-\else
-  \set dry_run 'true'
-\endif
 
-SELECT fn_iu_assert_actor(:'actor') AS actor_ok,
-       CASE WHEN lower(btrim(:'dry_run')) IN ('true', 't', 'yes', 'y', 'on', '1') THEN 'true'
-            WHEN lower(btrim(:'dry_run')) IN ('false', 'f', 'no', 'n', 'off', '0') THEN 'false'
-       END AS rb_dry_run \gset
-\if :{?rb_dry_run}
-\else
-  \echo 'rollback_batch refused: dry_run must be true or false, got' :'dry_run'
-  SELECT set_config('iu_rollback.dry_run', :'dry_run', false) AS seen \gset
-  DO $bad$ BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'IU021',
-      MESSAGE = format('rollback refused: dry_run must be true or false, got %L', current_setting('iu_rollback.dry_run'));
-  END $bad$;
-\endif
+SELECT fn_iu_assert_actor(:'actor') AS actor_ok \gset
 
 BEGIN;
 SET LOCAL synchronous_commit = on;
@@ -52,12 +42,33 @@ CREATE TEMP TABLE iu_rollback_plan ON COMMIT DROP AS
 SELECT r.ord, r.table_name, r.affected_rows
   FROM dot_iu_auto_instantiate_rollback_by_actor(:'actor', true) WITH ORDINALITY AS r(table_name, affected_rows, ord);
 
-\if :rb_dry_run
+SELECT coalesce(sum(p.affected_rows), 0) AS rb_total, coalesce(sum(p.affected_rows), 0) = 0 AS rb_empty
+  FROM iu_rollback_plan p \gset
+\if :rb_empty
+  \if :ops_live
+    \if :ops_allow_empty
+    \else
+      SELECT set_config('iu_ops.code', 'IU045', false) AS c,
+             set_config('iu_ops.msg', format('rollback refused: actor %L has no instances, lineage or audit rows; nothing was deleted', :'actor'), false) AS m,
+             set_config('iu_ops.hint', format('check the actor with the dry run: psql -X -v ON_ERROR_STOP=1 %s -v actor=%s -f sql/ops/scaleout/rollback_batch.sql (-v allow_empty=true accepts an empty live run)',
+                                              :'ops_conn', '''' || replace(:'actor', '''', '''\''''') || ''''), false) AS h \gset ops_raise_
+      \ir ../_lib/raise.sql
+    \endif
+  \endif
+\endif
+
+\if :ops_live
+\else
 \echo 'rollback_batch (dry run): rows per table for actor' :'actor'
 SELECT p.table_name, p.affected_rows AS would_delete FROM iu_rollback_plan p ORDER BY p.ord;
 ROLLBACK;
-\echo 'dry run: nothing was changed; run again with -v dry_run=false to delete'
+\if :rb_empty
+\echo 'dry run: the actor has no rows; a live run would be refused (check the spelling of the actor)'
 \else
+\echo 'dry run: nothing was changed; run again with -v live=true to delete'
+\endif
+\endif
+\if :ops_live
 CREATE TEMP TABLE iu_rollback_done ON COMMIT DROP AS
 SELECT r.table_name, r.affected_rows FROM dot_iu_auto_instantiate_rollback_by_actor(:'actor', false) AS r;
 \echo 'rollback_batch (live): rows deleted per table for actor' :'actor'
@@ -86,5 +97,5 @@ BEGIN
 END
 $check$;
 COMMIT;
-\echo 'rollback committed: the actor has no instances, lineage or audit rows left'
+\echo 'rollback committed:' :rb_total 'row(s) deleted; the actor has no instances, lineage or audit rows left'
 \endif

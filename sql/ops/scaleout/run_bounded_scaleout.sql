@@ -2,9 +2,10 @@
 -- instances through dot_iu_auto_instantiate_from_event (migration 042).
 --
 -- Usage:
---   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v n=30 -v dry_run=true -f sql/ops/scaleout/run_bounded_scaleout.sql
 --   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v n=30 -f sql/ops/scaleout/run_bounded_scaleout.sql
+--   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v n=30 -v live=true -f sql/ops/scaleout/run_bounded_scaleout.sql
 --   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -f sql/ops/scaleout/verify_batch.sql
+--   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v live=true -f sql/ops/envelope-refresh/refresh_stale.sql
 --
 -- Variables:
 --   n               required: instances in the batch, 1..bound
@@ -12,8 +13,9 @@
 --                   whitespace), and it must have no instances or audit rows yet
 --   workflow_share  workflow share of the mix: a fraction 0..1 or a ratio w:f (default 2:1)
 --   bound           the largest N accepted (default 40); raise it only on purpose
---   dry_run         true: plan and validate every instance, print the summary,
---                   then ROLLBACK (nothing written); default false
+--   live            default false: plan and validate every instance, print the
+--                   summary, then ROLLBACK (nothing written); true: commit the batch
+-- Any other known ops variable (dry_run, confirm, file, …) is refused (IU043).
 --
 -- What it changes, in ONE transaction (BEGIN … COMMIT): fn_iu_bounded_scaleout
 -- opens iu_core.auto_instantiate_enabled, composes N instances (workflow and file
@@ -23,16 +25,23 @@
 -- checks every instance is digest-matched, the vector ledger is unchanged and
 -- the gate is closed; any failure rolls everything back (gate included). Other
 -- sessions never see the gate open. The commit is synchronous (durable).
+-- The batch's collections are left dirty in the envelope cache (marked, not
+-- recomputed): refresh them with envelope-refresh/refresh_stale.sql -v live=true
+-- (the commit prints that command) or the envelope_backlog healthcheck surface
+-- turns red 24 hours later.
 -- Refusals (nothing written, exit 3): bad or missing n, n above bound, bad share,
--- bad dry_run, empty/pattern actor, an actor that already has rows, gate already open.
+-- bad live, empty/pattern actor, an actor that already has rows, gate already open.
 --
 -- Undo (dry run first, then live):
 --   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -f sql/ops/scaleout/rollback_batch.sql
---   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -v dry_run=false -f sql/ops/scaleout/rollback_batch.sql
+--   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -v actor=iu-core-30x-bulk -v live=true -f sql/ops/scaleout/rollback_batch.sql
 -- (that is dot_iu_auto_instantiate_rollback_by_actor(actor, true), then (actor, false)).
 
-\set ON_ERROR_STOP on
-\set QUIET on
+\set ops_script scaleout/run_bounded_scaleout.sql
+\set ops_accepts 'n actor workflow_share bound live'
+\set ops_needs 'public.fn_iu_bounded_scaleout_args(text,text,text,text,text)'
+\set ops_needs_migration 042_create_fn_iu_bounded_scaleout
+\ir ../_lib/preamble.sql
 \pset footer off
 
 \if :{?n}
@@ -53,15 +62,12 @@
 \else
   \set bound ''
 \endif
-\if :{?dry_run}
-\else
-  \set dry_run ''
-\endif
+SELECT CASE WHEN :'ops_live'::boolean THEN 'false' ELSE 'true' END AS sc_dry_run_text \gset
 
 -- Validate every variable before anything is written (raises IU020..IU023, IU003).
 SELECT a.n, a.actor, a.workflow_share, a.bound, a.dry_run
   FROM fn_iu_bounded_scaleout_args(:'n', CASE WHEN :'sc_actor_given' = 'true' THEN :'actor' END,
-                                   :'workflow_share', :'bound', :'dry_run') AS a \gset sc_
+                                   :'workflow_share', :'bound', :'sc_dry_run_text') AS a \gset sc_
 
 BEGIN;
 SET LOCAL synchronous_commit = on;
@@ -122,19 +128,26 @@ SELECT format('actor %s: %s instance(s), %s digest-matched, first %s, last %s; v
 
 \if :sc_dry_run
 ROLLBACK;
-\echo 'dry run: every instance planned and validated; nothing written (rolled back)'
+\echo 'dry run: every instance planned and validated; nothing written (rolled back); -v live=true commits'
 \else
 COMMIT;
 SELECT format('committed: %s instance(s) for actor %s; gate iu_core.auto_instantiate_enabled is %s',
               count(*), :'sc_actor',
               CASE WHEN fn_iu_core_gate('iu_core.auto_instantiate_enabled') THEN 'OPEN' ELSE 'closed' END) AS done,
-       -- the next commands, the actor quoted for a POSIX shell
-       format('verify: psql -X -v ON_ERROR_STOP=1 -v actor=%s -v n=%s -f sql/ops/scaleout/verify_batch.sql',
-              '''' || replace(:'sc_actor', '''', '''\''''') || '''', :sc_n) AS next_verify,
-       format('undo:   psql -X -v ON_ERROR_STOP=1 -v actor=%s [-v dry_run=false] -f sql/ops/scaleout/rollback_batch.sql',
-              '''' || replace(:'sc_actor', '''', '''\''''') || '''') AS next_undo
+       -- the next commands, with this run's connection, the actor quoted for a POSIX shell
+       format('verify:  psql -X -v ON_ERROR_STOP=1 %s -v actor=%s -v n=%s -f sql/ops/scaleout/verify_batch.sql',
+              :'ops_conn', '''' || replace(:'sc_actor', '''', '''\''''') || '''', :sc_n) AS next_verify,
+       format('refresh: psql -X -v ON_ERROR_STOP=1 %s -v live=true -f sql/ops/envelope-refresh/refresh_stale.sql',
+              :'ops_conn') AS next_refresh,
+       format('undo:    psql -X -v ON_ERROR_STOP=1 %s -v actor=%s [-v live=true] -f sql/ops/scaleout/rollback_batch.sql',
+              :'ops_conn', '''' || replace(:'sc_actor', '''', '''\''''') || '''') AS next_undo,
+       (SELECT count(*) FROM iu_three_axis_envelope_dirty d
+          JOIN iu_collection_template_instance_lineage x ON x.instance_collection_id = d.collection_id
+         WHERE x.actor = :'sc_actor') AS dirty
   FROM iu_collection_template_instance_lineage l WHERE l.actor = :'sc_actor' \gset
 \echo :done
+\echo 'envelope cache:' :dirty 'collection(s) of the batch are dirty; refresh them now, or the envelope_backlog healthcheck turns red in 24 hours'
 \echo :next_verify
+\echo :next_refresh
 \echo :next_undo
 \endif

@@ -21,11 +21,18 @@
 --   text_roundtrip           export the sample, import it under a new code: same digest,
 --                            same text (but the collection line), export byte-stable
 --   gate_closed              iu_core.auto_instantiate_enabled is false
+-- Then a warning (exit still 0) when the batch's collections are still dirty in
+-- the envelope cache, with the time the envelope_backlog healthcheck surface turns
+-- red (24 hours after the oldest dirty mark) and the refresh command.
+-- Variables other than actor, n and sample are refused (IU043).
 -- Changes nothing: it runs in one transaction that is rolled back (the roundtrip
 -- import is undone inside it as well). Undo: nothing to undo.
 
-\set ON_ERROR_STOP on
-\set QUIET on
+\set ops_script scaleout/verify_batch.sql
+\set ops_accepts 'actor n sample'
+\set ops_needs 'public.fn_iu_collection_export_text(text)'
+\set ops_needs_migration 043_create_fn_iu_collection_text
+\ir ../_lib/preamble.sql
 \pset footer off
 
 \if :{?actor}
@@ -186,5 +193,24 @@ BEGIN
 END
 $assert$;
 
+SELECT count(*) AS vb_dirty,
+       count(*) > 0 AS vb_has_dirty,
+       (SELECT count(*) FROM iu_three_axis_envelope_dirty) AS vb_dirty_all,
+       coalesce((SELECT to_char(min(x.marked_at) + interval '24 hours', 'YYYY-MM-DD HH24:MI TZ')
+                   FROM iu_three_axis_envelope_dirty x), '-') AS vb_red_at,
+       coalesce((SELECT min(x.marked_at) + interval '24 hours' < now() FROM iu_three_axis_envelope_dirty x), false) AS vb_red_now
+  FROM iu_three_axis_envelope_dirty d
+  JOIN iu_collection_template_instance_lineage l ON l.instance_collection_id = d.collection_id
+ WHERE l.actor = :'actor' \gset
+
 ROLLBACK;
 \echo 'verify_batch: every check passed; nothing was changed'
+\if :vb_has_dirty
+\echo 'verify_batch WARNING:' :vb_dirty 'collection(s) of the batch are still dirty in the envelope cache;' :vb_dirty_all 'dirty in all;'
+\if :vb_red_now
+\echo '  the envelope_backlog healthcheck surface is red now (a dirty mark is older than 24 hours)'
+\else
+\echo '  the envelope_backlog healthcheck surface turns red at' :vb_red_at '(24 hours after the oldest dirty mark)'
+\endif
+\echo '  refresh: psql -X -v ON_ERROR_STOP=1' :ops_conn '-v live=true -f sql/ops/envelope-refresh/refresh_stale.sql'
+\endif
