@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import asdict
@@ -41,7 +42,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 from hypothesis import Phase, settings
 
-from iu_prove import claims
+from iu_prove import claims, paths
 from iu_prove.dsn import connect, dbname_of
 from iu_prove.mutants import generate
 from iu_prove.sabotage import Sabotage
@@ -116,6 +117,34 @@ def pytest_runtestloop(session: pytest.Session):
         return None
     session.config.stash[RUN].execute(session)
     return True
+
+
+def call_graph(functions: list[generate.Function]) -> dict[int, set[int]]:
+    """Function → the functions its body names."""
+    return {
+        f.oid: {g.oid for g in functions if g.oid != f.oid and re.search(rf"\b{re.escape(g.name)}\b", f.source, re.I)}
+        for f in functions
+    }
+
+
+def _named(item: pytest.Item, functions: list[generate.Function], graph: dict[int, set[int]]) -> set[int]:
+    """Functions a proof names in its module, its package's helpers or the ops scripts
+    they run, and every function those call: a function that raises is not counted
+    by ``pg_stat_user_functions``, so refusal proofs would otherwise cover nothing."""
+    module = Path(str(item.path))
+    texts = [module.read_text()] + [p.read_text() for p in sorted(module.parent.glob("_*.py"))]
+    for script in sorted(paths.OPS.rglob("*.sql")):
+        if any(script.name in t for t in texts):
+            texts.append(script.read_text())
+    text = "\n".join(texts)
+    todo = [f.oid for f in functions if re.search(rf"\b{re.escape(f.name)}\b", text, re.I)]
+    found: set[int] = set()
+    while todo:
+        oid = todo.pop()
+        if oid not in found:
+            found.add(oid)
+            todo.extend(graph.get(oid, ()))
+    return found
 
 
 def _progress(line: str) -> None:
@@ -227,8 +256,9 @@ class MutantRun:
             eta = (time.monotonic() - started) / k * (len(items) - k)
             _progress(f"iu-mutants: coverage [{k}/{len(items)}] {item.nodeid} {took:.1f}s — ETA {eta:.0f}s")
         self.measuring = False
-        if path:
-            Path(path).write_text(json.dumps(cov))
+        if path:  # written whole, then renamed: other shards wait for it
+            Path(path + ".part").write_text(json.dumps(cov))
+            Path(path + ".part").rename(path)
         return cov
 
     def _select(self, mutants: list[generate.Mutant]) -> list[generate.Mutant]:
@@ -265,9 +295,10 @@ class MutantRun:
             generate.check_compiles(conn, mutants)
         fn_by_sig = {f.signature: f for f in functions}
         covering: dict[int, list[str]] = {}
+        graph = call_graph(functions)
         for nodeid, entry in sorted(cov["items"].items(), key=lambda kv: kv[1]["seconds"]):
             if nodeid in by_id:
-                for oid in entry["functions"]:
+                for oid in sorted(set(entry["functions"]) | _named(by_id[nodeid], functions, graph)):
                     covering.setdefault(oid, []).append(nodeid)
         selected = self._select(mutants)
         runnable = [m for m in selected if m.compiles]
