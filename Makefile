@@ -60,8 +60,9 @@ retention-enable:  ## run the retention cleanup live once on DSN (CONFIRM=yes), 
 	@test -n "$(DSN)" || { echo "make retention-enable needs DSN=postgresql://… CONFIRM=yes"; exit 2; }
 	@CONFIRM='$(CONFIRM)' tools/retention-enable.sh $(if $(OUT),-o '$(OUT)') $(if $(ACTOR),-a '$(ACTOR)') '$(DSN)'
 
-mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
-	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --report-dir $(REPORTS)
+MUTATE_ARGS ?=
+mutate: $(STAMP)  ## both mutation matrices: every sabotage, and mutants generated from the functions (reports/mutation-report.md)
+	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --jobs $(WORKERS) --report-dir $(REPORTS) $(MUTATE_ARGS)
 
 bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -277,7 +277,7 @@ def _edits(toks: list[_Tok]) -> Iterator[tuple[str, int, int, str]]:
             yield ("integer", t.start, t.end, str(value + 1))
             if value > 0:
                 yield ("integer", t.start, t.end, str(value - 1))
-        elif t.name == "IDENT" and nxt is not None and nxt.name == "ASCII_40":
+        elif t.text.lower() in ("format", "quote_ident") and nxt is not None and nxt.name == "ASCII_40":
             name = t.text.lower()
             close = _matching_close(toks, i + 1)
             if close is None:

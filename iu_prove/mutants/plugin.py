@@ -65,6 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--iu-mutants-sample", type=int, default=0, help="run a seeded sample of this many mutants")
     group.addoption("--iu-mutants-seed", type=int, default=16, help="seed of the sample (default 16)")
     group.addoption("--iu-mutants-only", default=None, help="only mutants whose id contains one of these (comma)")
+    group.addoption(
+        "--iu-mutants-covered",
+        action="store_true",
+        help="sample only mutants of functions the collected proofs call (a run over part of the proofs)",
+    )
     group.addoption("--iu-mutants-shard", default="0/1", help="i/n: run every n-th mutant from the i-th")
     group.addoption("--iu-mutants-coverage", default=None, help="coverage map file: read if present, else written")
 
@@ -261,7 +266,9 @@ class MutantRun:
             Path(path + ".part").rename(path)
         return cov
 
-    def _select(self, mutants: list[generate.Mutant]) -> list[generate.Mutant]:
+    def _select(self, mutants: list[generate.Mutant], covered: set[str]) -> list[generate.Mutant]:
+        if self.config.getoption("iu_mutants_covered"):
+            mutants = [m for m in mutants if m.function in covered]
         only = self.config.getoption("iu_mutants_only")
         sample = self.config.getoption("iu_mutants_sample")
         chosen = list(mutants)
@@ -300,7 +307,7 @@ class MutantRun:
             if nodeid in by_id:
                 for oid in sorted(set(entry["functions"]) | _named(by_id[nodeid], functions, graph)):
                     covering.setdefault(oid, []).append(nodeid)
-        selected = self._select(mutants)
+        selected = self._select(mutants, {f.signature for f in functions if covering.get(f.oid)})
         runnable = [m for m in selected if m.compiles]
         results = []
         state = _state(self.config)

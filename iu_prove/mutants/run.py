@@ -33,7 +33,8 @@ def _env(attach: str) -> dict[str, str]:
 
 
 def _start(args: list[str], attach: str, prefix: str) -> tuple[subprocess.Popen, threading.Thread, list[str]]:
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", *args]
+    plugins = ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "iu_prove.mutants.plugin"]
+    cmd = [sys.executable, "-m", "pytest", *plugins, "-q", *args]
     proc = subprocess.Popen(
         cmd, cwd=paths.ROOT, env=_env(attach), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
