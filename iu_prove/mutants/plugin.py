@@ -208,12 +208,15 @@ class MutantRun:
     @staticmethod
     def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str]:
         started = time.monotonic()
+        # what the previous run left set up (its module, package) and this item does not share
+        item.session._setupstate.teardown_exact(item)
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
         failed = [r for r in reports if r.failed]
         message = ""
         if failed:
             text = failed[0].longreprtext.strip().splitlines()
-            message = (text[-1] if text else failed[0].when)[:200]
+            errors = [line[2:].strip() for line in text if line.startswith("E ")]
+            message = ((errors or text or [failed[0].when])[0])[:200]
         return (not failed, time.monotonic() - started, message)
 
     def _eligible(self, items: list[pytest.Item]) -> tuple[list[pytest.Item], dict[str, str]]:
