@@ -56,6 +56,7 @@ EXCLUDED_FIXTURES = {
     "private_cluster": "a private cluster built once per session cannot take a mutant per run",
     "attach_spec": "a nested pytest run of its own",
 }
+MUTANT_EXAMPLES = 3
 MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
 
 
@@ -85,9 +86,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config, "workerinput", None) is not None:
         raise pytest.UsageError("mutant runs are serial: add -p no:xdist (or -n 0)")
     base = settings.get_profile(settings.get_current_profile_name())
-    # a killed mutant is not shrunk: the first failing example is enough
+    # a killed mutant is not shrunk (the first failing example is enough), and each
+    # Hypothesis proof tries its explicit examples and MUTANT_EXAMPLES generated ones
     settings.register_profile(
-        "iu-mutants", parent=base, phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None
+        "iu-mutants",
+        parent=base,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        database=None,
+        max_examples=min(base.max_examples, MUTANT_EXAMPLES),
     )
     settings.load_profile("iu-mutants")
     _state(config).timeouts["statement_timeout"] = MUTANT_STATEMENT_TIMEOUT
@@ -312,12 +318,16 @@ class MutantRun:
                     covering.setdefault(oid, []).append(nodeid)
         selected = self._select(mutants, {f.signature for f in functions if covering.get(f.oid)})
         runnable = [m for m in selected if m.compiles]
+        seconds = {nodeid: entry["seconds"] for nodeid, entry in cov["items"].items()}
+        killers: dict[int, dict[str, int]] = {}
         results = []
         state = _state(self.config)
         mstarted = time.monotonic()
         for k, m in enumerate(runnable, start=1):
             fn = fn_by_sig[m.function]
-            proofs = covering.get(fn.oid, [])
+            # proofs that killed this function's earlier mutants first, then the fastest
+            wins = killers.setdefault(fn.oid, {})
+            proofs = sorted(covering.get(fn.oid, []), key=lambda n: (-wins.get(n, 0), seconds[n]))
             t0 = time.monotonic()
             killer, message, ran = None, "", 0
             if proofs:
@@ -329,6 +339,7 @@ class MutantRun:
                         ok, _, message = self._run_item(by_id[nodeid], nextitems[nodeid])
                         if not ok:
                             killer = nodeid
+                            wins[nodeid] = wins.get(nodeid, 0) + 1
                             break
                 finally:
                     state.sabotage = None

@@ -62,6 +62,7 @@ def summarise(results_doc: dict, equivalent: dict[str, str] | None = None) -> di
             "killed": 0,
             "equivalent": 0,
             "not_compiling": 0,
+            "kills_by_claim": Counter(),
             "survived": [],
         }
     for m in not_compiling:
@@ -75,12 +76,14 @@ def summarise(results_doc: dict, equivalent: dict[str, str] | None = None) -> di
             row["equivalent"] += 1
         elif res.get("killed_by"):
             row["killed"] += 1
+            row["kills_by_claim"][res["claim"]] += 1
             claims[res["claim"]]["killed"] += 1
         else:
             row["survived"].append(
                 {"id": m["id"], "diff": m["diff"], "covered": bool(res.get("covered")), "operator": m["operator"]}
             )
     for row in by_fn.values():
+        row["kills_by_claim"] = dict(sorted(row["kills_by_claim"].items()))
         row["score"] = _score(row["killed"], row["total"], row["equivalent"])
     ranges = {}
     for name, low, high in RANGES:
