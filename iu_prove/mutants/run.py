@@ -86,9 +86,16 @@ def run(
             ]
             running.append(_start(args, attach, f"[{shard + 1}/{jobs}] " if jobs > 1 else ""))
         docs = []
-        for shard, (proc, thread, tail) in enumerate(running):
-            proc.wait()
-            thread.join()
+        try:
+            for proc, thread, _ in running:
+                proc.wait()
+                thread.join()
+        finally:  # stopped (Ctrl-C): no shard outlives the run and its cluster
+            for proc, _, _ in running:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+        for shard, (proc, _, tail) in enumerate(running):
             out = work / f"shard{shard}.json"
             if not out.exists():
                 raise RuntimeError(f"mutant shard {shard} exited {proc.returncode} without results:\n{''.join(tail)}")
