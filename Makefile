@@ -64,8 +64,9 @@ retention-enable:  ## dry run of the retention cleanup on DSN; LIVE=true (with A
 	@test -n "$$DSN" || { echo "make retention-enable needs DSN=postgresql://… (LIVE=true to run it)"; exit 2; }
 	@tools/retention-enable.sh  # DSN, LIVE, AUTHORITY, OUT, ACTOR reach it through the environment, never the command line
 
-mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
-	$(VENV)/bin/iu-mutate --report-dir $(REPORTS)
+MUTATE_ARGS ?=
+mutate: $(STAMP)  ## both mutation matrices: every sabotage, and mutants generated from the functions (reports/mutation-report.md)
+	$(VENV)/bin/iu-mutate --jobs $(WORKERS) --report-dir $(REPORTS) $(MUTATE_ARGS)
 
 bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -2,8 +2,9 @@
 must make each claim it names fail.
 
 Each sabotage runs in a child pytest run attached to one shared cluster (so no
-child builds its own), selecting only the claims it targets. The result is
-``mutation-report.{md,json}``: sabotage → claims expected to fail → claims that did.
+child builds its own), selecting only the claims it targets. The result is the
+``registry`` part of ``mutation-report.{md,json}``: sabotage → claims expected to
+fail → claims that did. The ``generated`` part comes from :mod:`iu_prove.mutants`.
 """
 
 from __future__ import annotations
@@ -101,12 +102,9 @@ def document(outcomes: list[Outcome]) -> dict:
     }
 
 
-def write(outcomes: list[Outcome], report_dir: Path) -> dict:
-    doc = document(outcomes)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "mutation-report.json").write_text(json.dumps(doc, indent=2) + "\n")
+def registry_markdown(doc: dict, outcomes: list[Outcome]) -> list[str]:
     lines = [
-        "# Mutation report: every claim can fail",
+        "## Registry: every claim can fail",
         "",
         f"**{doc['killed']} of {doc['sabotages']} sabotages killed** — verdict {doc['verdict'].upper()}",
         "",
@@ -119,5 +117,24 @@ def write(outcomes: list[Outcome], report_dir: Path) -> dict:
             f"| `{o.sabotage}` — {o.description} | {o.mode} | {', '.join(o.kills)} "
             f"| {', '.join(o.failed_claims) or '—'} | {result} |"
         )
+    return lines
+
+
+def write(outcomes: list[Outcome] | None, report_dir: Path, generated: dict | None = None) -> dict:
+    """mutation-report.{md,json}: the registry matrix and the generated mutants' scores (either may be absent)."""
+    from iu_prove.mutants import report as generated_report
+
+    doc: dict = {"generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    lines = ["# Mutation report", ""]
+    if generated is not None:
+        doc["generated"] = generated
+        lines += [*generated_report.markdown(generated), ""]
+    if outcomes is not None:
+        doc["registry"] = document(outcomes)
+        # the registry's summary also at the top, where readers of the earlier shape look for it
+        doc.update({k: doc["registry"][k] for k in ("verdict", "sabotages", "killed", "survived")})
+        lines += registry_markdown(doc["registry"], outcomes)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "mutation-report.json").write_text(json.dumps(doc, indent=2) + "\n")
     (report_dir / "mutation-report.md").write_text("\n".join(lines) + "\n")
     return doc

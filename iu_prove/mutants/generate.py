@@ -1,0 +1,374 @@
+"""Mutants of the substrate's functions, made at token offsets of their bodies.
+
+The bodies come from ``pg_proc`` of a migrated database; each function is
+attributed to the last migration that creates it. pglast (the server's own
+scanner and parsers) finds what to mutate and checks that a mutant still
+parses; the database then has the last word (``compiles``).
+
+Where a PL/pgSQL body is mutated: only inside its SQL expressions and
+statements (the ``query`` texts of ``parse_plpgsql``), so declarations and
+block structure are left alone. An SQL-language body is one region.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+from pglast import parser as pgparser
+
+from iu_prove import paths
+
+OPERATORS = (
+    "comparison",  # < ↔ <=, > ↔ >=, = ↔ <>
+    "and-or",  # AND ↔ OR
+    "drop-conjunct",  # one side of an AND removed
+    "boolean",  # true ↔ false
+    "is-null",  # IS NULL ↔ IS NOT NULL, IS DISTINCT FROM ↔ IS NOT DISTINCT FROM
+    "format-ident",  # %I → %s in a format() string
+    "quote-ident",  # quote_ident(x) → x
+    "integer",  # integer literal ± 1
+    "coalesce-default",  # coalesce(a, …, d) → coalesce(a, …, NULL)
+    "not",  # NOT removed
+)
+
+_SWAP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "=": "<>", "<>": "=", "!=": "="}
+_COMPARISON_TOKENS = {"ASCII_60", "ASCII_62", "ASCII_61", "LESS_EQUALS", "GREATER_EQUALS", "NOT_EQUALS"}
+# Where a conjunct ends when walking away from its AND at the same depth.
+_BOUNDARY = {
+    "WHERE", "WHEN", "THEN", "ELSE", "ON", "HAVING", "AND", "OR", "SELECT", "ASCII_59", "ASCII_44", "LOOP",
+    "ORDER", "GROUP", "LIMIT", "OFFSET", "RETURNING", "INTO", "UNION", "EXCEPT", "INTERSECT", "END_P", "FROM",
+    "SET", "IF_P", "CASE", "USING", "FOR", "DO", "COLON_EQUALS", "EQUALS_GREATER", "WINDOW", "RETURN",
+}  # fmt: skip
+_DEF_RE = re.compile(
+    r"create\s+(?:or\s+replace\s+)?function\s+(?:(?:\"?[a-z_][a-z0-9_]*\"?)\.)?\"?([a-z_][a-z0-9_]*)\"?\s*\(",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Function:
+    oid: int
+    signature: str  # name(argtypes)
+    name: str
+    language: str
+    source: str  # prosrc: the body
+    definition: str  # pg_get_functiondef
+    migration: str  # the last migration that creates it, e.g. "042"
+
+    def replace_sql(self, body: str) -> str:
+        """``CREATE OR REPLACE FUNCTION`` with ``body`` in place of the original."""
+        if self.definition.count(self.source) != 1:
+            raise ValueError(f"{self.signature}: body not found exactly once in its definition")
+        return self.definition.replace(self.source, body, 1)
+
+
+@dataclass
+class Mutant:
+    id: str
+    function: str  # signature
+    migration: str
+    operator: str
+    line: int  # in the body, from 1
+    diff: str  # one line: "L12: old → new"
+    body: str
+    sql: str = ""  # CREATE OR REPLACE with the mutated body
+    compiles: bool | None = None
+    compile_error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def migration_of_functions(directory=paths.MIGRATIONS) -> dict[str, str]:
+    """Function name → number of the last migration that creates it."""
+    found: dict[str, str] = {}
+    for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
+        for match in _DEF_RE.finditer(path.read_text()):
+            found[match[1].lower()] = path.name[:3]
+    return found
+
+
+def load_functions(conn: psycopg.Connection) -> list[Function]:
+    """Every PL/pgSQL and SQL function of the migrations in the connected database."""
+    owners = migration_of_functions()
+    rows = conn.execute(
+        """
+        SELECT p.oid, p.oid::regprocedure::text, p.proname, l.lanname, p.prosrc, pg_get_functiondef(p.oid)
+        FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        JOIN pg_language l ON l.oid = p.prolang
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+          AND l.lanname IN ('plpgsql', 'sql') AND p.prokind = 'f'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+        ORDER BY p.oid::regprocedure::text
+        """
+    ).fetchall()
+    return [
+        Function(oid, sig, name, lang, src, definition, owners[name.lower()])
+        for oid, sig, name, lang, src, definition in rows
+        if name.lower() in owners
+    ]
+
+
+# -- regions ------------------------------------------------------------------
+
+
+def _queries(node) -> Iterator[tuple[int, str]]:
+    """(lineno, query text) of every SQL expression in a parse_plpgsql tree."""
+    if isinstance(node, dict):
+        lineno = node.get("lineno")
+        for key, value in node.items():
+            if key == "PLpgSQL_expr" and isinstance(value, dict) and "query" in value:
+                yield (-1, value["query"])
+            elif isinstance(value, dict | list):
+                for line, query in _queries(value):
+                    yield (lineno if line == -1 and lineno else line, query)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _queries(value)
+
+
+def regions(fn: Function) -> list[tuple[int, int]]:
+    """(start, end) character spans of the body that hold SQL."""
+    if fn.language == "sql":
+        return [(0, len(fn.source))]
+    import json
+
+    tree = json.loads(pgparser.parse_plpgsql_json(fn.definition))
+    line_starts = [0] + [m.end() for m in re.finditer("\n", fn.source)]
+    spans: set[tuple[int, int]] = set()
+    for lineno, query in _queries(tree):
+        # plpgsql line numbers count from the line of the body's opening quote
+        hint = line_starts[max(0, min(len(line_starts) - 1, (lineno or 1) - 1))]
+        at = fn.source.find(query, hint)
+        if at < 0:
+            at = fn.source.find(query)
+        if at >= 0 and query.strip():
+            spans.add((at, at + len(query)))
+    # nested spans (a query inside another) add nothing
+    ordered = sorted(spans, key=lambda s: (s[0], -s[1]))
+    kept: list[tuple[int, int]] = []
+    for span in ordered:
+        if kept and span[0] >= kept[-1][0] and span[1] <= kept[-1][1]:
+            continue
+        kept.append(span)
+    return kept
+
+
+# -- mutation -----------------------------------------------------------------
+
+
+@dataclass
+class _Tok:
+    start: int  # absolute offset in the body
+    end: int  # exclusive
+    name: str
+    text: str
+    depth: int
+
+
+def _tokens(body: str, span: tuple[int, int]) -> list[_Tok]:
+    text = body[span[0] : span[1]]
+    try:
+        raw = pgparser.scan(text)
+    except pgparser.ParseError:
+        return []
+    out, depth = [], 0
+    for t in raw:
+        s, e = span[0] + t.start, span[0] + t.end + 1
+        if t.name == "ASCII_41":
+            depth -= 1
+        out.append(_Tok(s, e, t.name, body[s:e], depth))
+        if t.name == "ASCII_40":
+            depth += 1
+    return out
+
+
+def _walk(toks: list[_Tok], i: int, step: int) -> int:
+    """Index of the far token of the operand beside toks[i] (an AND), walking by ``step``."""
+    depth = toks[i].depth
+    j, last = i + step, i
+    while 0 <= j < len(toks):
+        t = toks[j]
+        if t.depth < depth or (t.depth == depth and t.name in _BOUNDARY):
+            break
+        last = j
+        j += step
+    return last
+
+
+def _between_and(toks: list[_Tok], i: int) -> bool:
+    """Is toks[i] the AND of a BETWEEN … AND …?"""
+    depth = toks[i].depth
+    j = i - 1
+    while j >= 0 and toks[j].depth >= depth:
+        t = toks[j]
+        if t.depth == depth:
+            if t.name == "BETWEEN":
+                return True
+            if t.name in _BOUNDARY:
+                return False
+        j -= 1
+    return False
+
+
+def _in_set_clause(toks: list[_Tok], i: int) -> bool:
+    """Is the ``=`` at toks[i] an assignment (UPDATE … SET a = …, a plpgsql ``x = …``)?"""
+    if i == 1:
+        return True  # "x = expr" as the whole assignment
+    depth = toks[i].depth
+    j = i - 1
+    while j >= 0:
+        t = toks[j]
+        if t.depth < depth:
+            return False
+        if t.depth == depth:
+            if t.name == "SET":
+                return True
+            if t.name in _BOUNDARY and t.name != "ASCII_44":
+                return False
+        j -= 1
+    return False
+
+
+def _matching_close(toks: list[_Tok], open_index: int) -> int | None:
+    depth = toks[open_index].depth
+    for j in range(open_index + 1, len(toks)):
+        if toks[j].name == "ASCII_41" and toks[j].depth == depth:
+            return j
+    return None
+
+
+def _edits(toks: list[_Tok]) -> Iterator[tuple[str, int, int, str]]:
+    """(operator, start, end, replacement) for one region's tokens."""
+    for i, t in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        prev = toks[i - 1] if i > 0 else None
+        if t.name in _COMPARISON_TOKENS and t.text in _SWAP:
+            if t.text == "=" and _in_set_clause(toks, i):
+                continue
+            yield ("comparison", t.start, t.end, _SWAP[t.text])
+        elif t.name in ("AND", "OR"):
+            if t.name == "AND" and _between_and(toks, i):
+                continue
+            yield ("and-or", t.start, t.end, "OR" if t.name == "AND" else "AND")
+            if t.name == "AND":
+                left, right = _walk(toks, i, -1), _walk(toks, i, +1)
+                if left < i and right > i:
+                    yield ("drop-conjunct", toks[left].start, toks[i + 1].start, "")
+                    yield ("drop-conjunct", toks[i - 1].end, toks[right].end, "")
+        elif t.name in ("TRUE_P", "FALSE_P"):
+            yield ("boolean", t.start, t.end, "false" if t.name == "TRUE_P" else "true")
+        elif t.name == "IS" and nxt is not None:
+            if nxt.name in ("NULL_P", "DISTINCT"):
+                yield ("is-null", t.end, t.end, " NOT")
+            elif nxt.name == "NOT" and i + 2 < len(toks) and toks[i + 2].name in ("NULL_P", "DISTINCT"):
+                yield ("is-null", t.end, nxt.end, "")
+        elif t.name == "NOT" and (prev is None or prev.name != "IS"):
+            if nxt is not None and nxt.name in ("NULL_P",) and prev is not None and prev.name not in _BOUNDARY:
+                yield ("not", t.start, nxt.start, "")  # x NOT NULL (rare) → x NULL: left to compile
+                continue
+            yield ("not", t.start, nxt.start if nxt is not None else t.end, "")
+        elif t.name == "ICONST":
+            value = int(t.text)
+            yield ("integer", t.start, t.end, str(value + 1))
+            if value > 0:
+                yield ("integer", t.start, t.end, str(value - 1))
+        elif t.text.lower() in ("format", "quote_ident") and nxt is not None and nxt.name == "ASCII_40":
+            name = t.text.lower()
+            close = _matching_close(toks, i + 1)
+            if close is None:
+                continue
+            if name == "format" and i + 2 < len(toks) and toks[i + 2].name == "SCONST":
+                lit = toks[i + 2]
+                for m in re.finditer(r"%(\d+\$)?I", lit.text):
+                    yield ("format-ident", lit.start + m.end() - 1, lit.start + m.end(), "s")
+            elif name == "quote_ident":
+                yield ("quote-ident", t.start, nxt.end, "(")
+        if t.name == "COALESCE" and nxt is not None and nxt.name == "ASCII_40":
+            close = _matching_close(toks, i + 1)
+            if close is None:
+                continue
+            commas = [j for j in range(i + 2, close) if toks[j].name == "ASCII_44" and toks[j].depth == nxt.depth + 1]
+            if commas:
+                last = commas[-1]
+                default = toks[last + 1 : close]
+                if not (len(default) == 1 and default[0].name == "NULL_P"):
+                    yield ("coalesce-default", toks[last + 1].start, toks[close - 1].end, "NULL")
+
+
+def _diff_line(body: str, start: int, end: int, replacement: str) -> tuple[int, str]:
+    line_no = body.count("\n", 0, start) + 1
+    line_start = body.rfind("\n", 0, start) + 1
+    line_end = body.find("\n", end)
+    line_end = len(body) if line_end < 0 else line_end
+    old = body[line_start:line_end]
+    new = body[line_start:start] + replacement + body[end:line_end]
+    squash = lambda s: " ".join(s.split())  # noqa: E731
+    return line_no, f"L{line_no}: {squash(old)} → {squash(new)}"
+
+
+def _parses(fn: Function, body: str) -> str:
+    """'' when the mutated function parses, else pglast's message."""
+    try:
+        if fn.language == "plpgsql":
+            pgparser.parse_plpgsql_json(fn.replace_sql(body))
+        else:
+            pgparser.parse_sql(body)
+    except Exception as exc:  # pglast raises ParseError, and other errors from the plpgsql compiler
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def mutants_of(fn: Function) -> list[Mutant]:
+    seen: set[str] = set()
+    out: list[Mutant] = []
+    body = fn.source
+    for span in regions(fn):
+        toks = _tokens(body, span)
+        for operator, start, end, replacement in _edits(toks):
+            mutated = body[:start] + replacement + body[end:]
+            if mutated == body or mutated in seen:
+                continue
+            seen.add(mutated)
+            line, diff = _diff_line(body, start, end, replacement)
+            digest = hashlib.sha1(f"{start}:{end}:{replacement}".encode()).hexdigest()[:6]
+            mutant = Mutant(
+                id=f"{fn.name}/{operator}/L{line}-{digest}",
+                function=fn.signature,
+                migration=fn.migration,
+                operator=operator,
+                line=line,
+                diff=diff,
+                body=mutated,
+            )
+            error = _parses(fn, mutated)
+            if error:
+                mutant.compiles, mutant.compile_error = False, error.splitlines()[0][:200]
+            else:
+                mutant.sql = fn.replace_sql(mutated)
+            out.append(mutant)
+    return out
+
+
+def generate(conn: psycopg.Connection) -> tuple[list[Function], list[Mutant]]:
+    functions = load_functions(conn)
+    mutants = [m for fn in functions for m in mutants_of(fn)]
+    return functions, mutants
+
+
+def check_compiles(conn: psycopg.Connection, mutants: list[Mutant]) -> None:
+    """``CREATE OR REPLACE`` each parsed mutant in a rolled-back transaction: the database decides."""
+    for m in mutants:
+        if m.compiles is False:
+            continue
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute("SET LOCAL check_function_bodies = on")
+                conn.execute(m.sql)
+            m.compiles = True
+        except psycopg.Error as exc:
+            m.compiles, m.compile_error = False, str(exc).splitlines()[0][:200]

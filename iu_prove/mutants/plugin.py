@@ -1,0 +1,389 @@
+"""The pytest plugin of generated-mutant runs (``-p iu_prove.mutants.plugin``).
+
+It replaces the run loop of one serial pytest session (no xdist):
+
+1. **Coverage map** — every eligible proof runs once, unmutated, with
+   ``track_functions = all``; after each, the function calls it caused (its own
+   session, the psql and other sessions it opened in the worker's clone, and the
+   clone of a durable proof, read just before that clone is dropped) are read
+   from ``pg_stat_user_functions``. A proof that fails here is left out.
+2. **Mutants** — generated from the functions in the worker's clone
+   (:mod:`iu_prove.mutants.generate`), each compiled once in a rolled-back
+   transaction. For each compiling mutant, only the proofs that call its
+   function re-run in-process (``runtestprotocol``), fastest first, stopping at
+   the first that fails. The mutant is applied as a ``transaction``-mode
+   sabotage — ``CREATE OR REPLACE`` after ``BEGIN`` in every proof transaction
+   (and committed into a durable proof's fresh clone by ``fresh_database``) —
+   and, for the psql and other sessions a proof opens, committed in the
+   worker's own clone for the mutant's run and restored right after.
+
+Proofs left out of mutant runs: the inventory, pins and checksum claims
+(``EXCLUDED_CLAIMS``: a kill there says nothing about behaviour), proofs on a
+private cluster of their own (``private_cluster``: built once per session, it
+cannot take a mutant per run) and nested pytest runs (``attach_spec``).
+
+Results go to ``--iu-mutants-out`` as JSON; :mod:`iu_prove.mutants.report`
+turns them into the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import psycopg
+import pytest
+from _pytest.runner import runtestprotocol
+from hypothesis import Phase, settings
+
+from iu_prove import claims, paths
+from iu_prove.dsn import connect, dbname_of
+from iu_prove.mutants import generate
+from iu_prove.sabotage import Sabotage
+
+EXCLUDED_CLAIMS = {
+    "S-1": "migrations applied with their checksums (a checksum proof)",
+    "S-12": "the inventory equals the pins (an inventory proof)",
+    "D-1": "036's trigger shape and down scripts (an inventory proof)",
+}
+EXCLUDED_FIXTURES = {
+    "private_cluster": "a private cluster built once per session cannot take a mutant per run",
+    "attach_spec": "a nested pytest run of its own",
+}
+MUTANT_EXAMPLES = 3
+MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("iu-mutants", "generated SQL mutants")
+    group.addoption("--iu-mutants-out", default=None, help="write the mutant results (JSON) here")
+    group.addoption("--iu-mutants-sample", type=int, default=0, help="run a seeded sample of this many mutants")
+    group.addoption("--iu-mutants-seed", type=int, default=16, help="seed of the sample (default 16)")
+    group.addoption("--iu-mutants-only", default=None, help="only mutants whose id contains one of these (comma)")
+    group.addoption(
+        "--iu-mutants-covered",
+        action="store_true",
+        help="sample only mutants of functions the collected proofs call (a run over part of the proofs)",
+    )
+    group.addoption("--iu-mutants-shard", default="0/1", help="i/n: run every n-th mutant from the i-th")
+    group.addoption("--iu-mutants-coverage", default=None, help="coverage map file: read if present, else written")
+
+
+def _state(config: pytest.Config):
+    from iu_prove.plugin import STATE
+
+    return config.stash[STATE]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is not None:
+        raise pytest.UsageError("mutant runs are serial: add -p no:xdist (or -n 0)")
+    base = settings.get_profile(settings.get_current_profile_name())
+    # a killed mutant is not shrunk (the first failing example is enough), and each
+    # Hypothesis proof tries its explicit examples and MUTANT_EXAMPLES generated ones
+    settings.register_profile(
+        "iu-mutants",
+        parent=base,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        database=None,
+        max_examples=min(base.max_examples, MUTANT_EXAMPLES),
+    )
+    settings.load_profile("iu-mutants")
+    _state(config).timeouts["statement_timeout"] = MUTANT_STATEMENT_TIMEOUT
+    # every session of the run and the psql it starts count function calls (the coverage map)
+    os.environ["PGOPTIONS"] = (os.environ.get("PGOPTIONS", "") + " -c track_functions=all").strip()
+    config.stash[RUN] = MutantRun(config)
+
+
+RUN = pytest.StashKey["MutantRun"]()
+
+
+@pytest.fixture(autouse=True)
+def _iu_mutants_probe(request: pytest.FixtureRequest):
+    """Remembers the worker's clone and makes the proof's session flush its function stats."""
+    run = request.config.stash[RUN]
+    yield
+    if "proof_dsn" in request.fixturenames and run.proof_dsn is None:
+        run.proof_dsn = request.getfixturevalue("proof_dsn")
+    if "db_connection" in request.fixturenames:
+        holder = request.getfixturevalue("db_connection")
+        run.holder = holder
+        if run.measuring:
+            conn = holder.get()
+            conn.rollback()
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            conn.rollback()  # the backend flushes as it goes idle
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session):
+    if session.testsfailed or session.config.option.collectonly:
+        return None
+    session.config.stash[RUN].execute(session)
+    return True
+
+
+def call_graph(functions: list[generate.Function]) -> dict[int, set[int]]:
+    """Function → the functions its body names."""
+    return {
+        f.oid: {g.oid for g in functions if g.oid != f.oid and re.search(rf"\b{re.escape(g.name)}\b", f.source, re.I)}
+        for f in functions
+    }
+
+
+def _named(item: pytest.Item, functions: list[generate.Function], graph: dict[int, set[int]]) -> set[int]:
+    """Functions a proof names in its module, its package's helpers or the ops scripts
+    they run, and every function those call: a function that raises is not counted
+    by ``pg_stat_user_functions``, so refusal proofs would otherwise cover nothing."""
+    module = Path(str(item.path))
+    texts = [module.read_text()] + [p.read_text() for p in sorted(module.parent.glob("_*.py"))]
+    for script in sorted(paths.OPS.rglob("*.sql")):
+        if any(script.name in t for t in texts):
+            texts.append(script.read_text())
+    text = "\n".join(texts)
+    todo = [f.oid for f in functions if re.search(rf"\b{re.escape(f.name)}\b", text, re.I)]
+    found: set[int] = set()
+    while todo:
+        oid = todo.pop()
+        if oid not in found:
+            found.add(oid)
+            todo.extend(graph.get(oid, ()))
+    return found
+
+
+def _progress(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class MutantRun:
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.proof_dsn: str | None = None
+        self.holder = None
+        self.measuring = False
+        self.monitor: psycopg.Connection | None = None
+        self.fresh_calls: dict[int, int] = {}
+
+    # -- stats ---------------------------------------------------------------
+    def _calls(self, conn: psycopg.Connection, others_than: set[int]) -> dict[int, int]:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # sessions that closed flush their stats as they exit
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND NOT (pid = ANY(%s))",
+                [list(others_than)],
+            ).fetchone()[0]
+            if not busy:
+                break
+            time.sleep(0.05)
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return dict(conn.execute("SELECT funcid, calls FROM pg_stat_user_functions").fetchall())
+
+    def _own_pids(self) -> set[int]:
+        pids = {self.monitor.info.backend_pid}
+        if self.holder is not None and self.holder._conn is not None and not self.holder._conn.closed:
+            pids.add(self.holder._conn.info.backend_pid)
+        return pids
+
+    def _wrap_drop(self, tgt) -> None:
+        """Read a durable proof's fresh clone's function calls just before it is dropped."""
+        original = tgt.drop
+
+        def drop(dbname: str) -> None:
+            if self.measuring and dbname.startswith("iu_fresh_"):
+                try:
+                    with connect(tgt.dsn_for(dbname), autocommit=True) as conn:
+                        calls = self._calls(conn, {conn.info.backend_pid})
+                    for oid, n in calls.items():
+                        self.fresh_calls[oid] = self.fresh_calls.get(oid, 0) + n
+                except psycopg.Error:
+                    pass
+            original(dbname)
+
+        tgt.drop = drop
+
+    # -- running items -------------------------------------------------------
+    @staticmethod
+    def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str]:
+        started = time.monotonic()
+        # what the previous run left set up (its module, package) and this item does not share
+        item.session._setupstate.teardown_exact(item)
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        failed = [r for r in reports if r.failed]
+        message = ""
+        if failed:
+            text = failed[0].longreprtext.strip().splitlines()
+            errors = [line[2:].strip() for line in text if line.startswith("E ")]
+            message = ((errors or text or [failed[0].when])[0])[:200]
+        return (not failed, time.monotonic() - started, message)
+
+    def _eligible(self, items: list[pytest.Item]) -> tuple[list[pytest.Item], dict[str, str]]:
+        keep, left_out = [], {}
+        for item in items:
+            claim = claims.claim_of(item)
+            if claim is None:
+                left_out[item.nodeid] = "not a proof"
+            elif claim in EXCLUDED_CLAIMS:
+                left_out[item.nodeid] = EXCLUDED_CLAIMS[claim]
+            elif any(f in item.fixturenames for f in EXCLUDED_FIXTURES):
+                left_out[item.nodeid] = next(EXCLUDED_FIXTURES[f] for f in EXCLUDED_FIXTURES if f in item.fixturenames)
+            else:
+                keep.append(item)
+        return keep, left_out
+
+    def _coverage(self, items, nextitems) -> dict:
+        path = self.config.getoption("iu_mutants_coverage")
+        if path and Path(path).exists():
+            return json.loads(Path(path).read_text())
+        tgt = _state(self.config).target
+        self._wrap_drop(tgt)
+        cov: dict = {"items": {}, "failed": {}}
+        self.measuring = True
+        started = time.monotonic()
+        before: dict[int, int] | None = None
+        for k, item in enumerate(items, start=1):
+            self.fresh_calls = {}
+            ok, took, message = self._run_item(item, nextitems[item.nodeid])
+            if self.proof_dsn and self.monitor is None:
+                self.monitor = connect(self.proof_dsn, autocommit=True)
+                self.monitor.execute("SET stats_fetch_consistency = none")
+            called: set[int] = set(self.fresh_calls)
+            if self.monitor is not None:
+                now = self._calls(self.monitor, self._own_pids())
+                if before is not None:
+                    called |= {oid for oid, n in now.items() if n > before.get(oid, 0)}
+                else:  # the first proof: everything called so far is its own
+                    called |= set(now)
+                before = now
+            if ok:
+                cov["items"][item.nodeid] = {"seconds": round(took, 3), "functions": sorted(called)}
+            else:
+                cov["failed"][item.nodeid] = message
+            eta = (time.monotonic() - started) / k * (len(items) - k)
+            _progress(f"iu-mutants: coverage [{k}/{len(items)}] {item.nodeid} {took:.1f}s — ETA {eta:.0f}s")
+        self.measuring = False
+        if path:  # written whole, then renamed: other shards wait for it
+            Path(path + ".part").write_text(json.dumps(cov))
+            Path(path + ".part").rename(path)
+        return cov
+
+    def _select(self, mutants: list[generate.Mutant], covered: set[str]) -> list[generate.Mutant]:
+        if self.config.getoption("iu_mutants_covered"):
+            mutants = [m for m in mutants if m.function in covered]
+        only = self.config.getoption("iu_mutants_only")
+        sample = self.config.getoption("iu_mutants_sample")
+        chosen = list(mutants)
+        if sample:
+            chosen = random.Random(self.config.getoption("iu_mutants_seed")).sample(chosen, min(sample, len(chosen)))
+        if only:
+            wanted = [w.strip() for w in only.split(",") if w.strip()]
+            named = [m for m in mutants if any(w in m.id for w in wanted)]
+            chosen = named if not sample else chosen + [m for m in named if m not in chosen]
+        index, count = (int(x) for x in self.config.getoption("iu_mutants_shard").split("/"))
+        return [m for k, m in enumerate(chosen) if k % count == index]
+
+    def execute(self, session: pytest.Session) -> None:
+        started = time.monotonic()
+        items, left_out = self._eligible(session.items)
+        if len(session.items) < 2:
+            raise pytest.UsageError("a mutant run needs at least two collected proofs")
+        nextitems = {}
+        for item in items:  # a sibling keeps module and session fixtures alive between runs
+            sibling = next((o for o in session.items if o is not item and o.parent is item.parent), None)
+            nextitems[item.nodeid] = sibling or next(o for o in session.items if o is not item)
+        cov = self._coverage(items, nextitems)
+        coverage_s = time.monotonic() - started
+        by_id = {i.nodeid: i for i in items}
+        if self.proof_dsn is None:
+            self.proof_dsn = _state(self.config).target.clone(f"iu_mutants_{id(self)}")
+        if self.monitor is None:
+            self.monitor = connect(self.proof_dsn, autocommit=True)
+        with connect(self.proof_dsn) as conn:
+            functions, mutants = generate.generate(conn)
+            generate.check_compiles(conn, mutants)
+        fn_by_sig = {f.signature: f for f in functions}
+        covering: dict[int, list[str]] = {}
+        graph = call_graph(functions)
+        for nodeid, entry in sorted(cov["items"].items(), key=lambda kv: kv[1]["seconds"]):
+            if nodeid in by_id:
+                for oid in sorted(set(entry["functions"]) | _named(by_id[nodeid], functions, graph)):
+                    covering.setdefault(oid, []).append(nodeid)
+        selected = self._select(mutants, {f.signature for f in functions if covering.get(f.oid)})
+        runnable = [m for m in selected if m.compiles]
+        seconds = {nodeid: entry["seconds"] for nodeid, entry in cov["items"].items()}
+        killers: dict[int, dict[str, int]] = {}
+        results = []
+        state = _state(self.config)
+        mstarted = time.monotonic()
+        for k, m in enumerate(runnable, start=1):
+            fn = fn_by_sig[m.function]
+            # proofs that killed this function's earlier mutants first, then the fastest
+            wins = killers.setdefault(fn.oid, {})
+            proofs = sorted(covering.get(fn.oid, []), key=lambda n: (-wins.get(n, 0), seconds[n]))
+            t0 = time.monotonic()
+            killer, message, ran = None, "", 0
+            if proofs:
+                state.sabotage = Sabotage(m.id, (), "transaction", m.diff, m.sql, "generated")
+                self.monitor.execute(m.sql)
+                try:
+                    for nodeid in proofs:
+                        ran += 1
+                        ok, _, message = self._run_item(by_id[nodeid], nextitems[nodeid])
+                        if not ok:
+                            killer = nodeid
+                            wins[nodeid] = wins.get(nodeid, 0) + 1
+                            break
+                finally:
+                    state.sabotage = None
+                    self.monitor.execute(fn.definition)
+            outcome = {
+                "id": m.id,
+                "killed_by": killer,
+                "claim": claims.claim_of(by_id[killer]) if killer else None,
+                "message": message if killer else "",
+                "proofs_run": ran,
+                "covered": bool(proofs),
+                "seconds": round(time.monotonic() - t0, 3),
+            }
+            results.append(outcome)
+            eta = (time.monotonic() - mstarted) / k * (len(runnable) - k)
+            verdict = f"killed by {outcome['claim']}" if killer else ("SURVIVED" if proofs else "not covered")
+            _progress(f"iu-mutants: [{k}/{len(runnable)}] {m.id}: {verdict} ({ran} proofs) — ETA {eta:.0f}s")
+        restored = self.monitor.execute(
+            "SELECT count(*) FROM pg_proc p JOIN unnest(%s::oid[], %s::text[]) AS f(oid, src) ON f.oid = p.oid "
+            "WHERE p.prosrc <> f.src",
+            [[f.oid for f in functions], [f.source for f in functions]],
+        ).fetchone()[0]
+        self.monitor.close()
+        out = self.config.getoption("iu_mutants_out")
+        doc = {
+            "database": dbname_of(self.proof_dsn),
+            "functions": [
+                {"signature": f.signature, "name": f.name, "migration": f.migration, "oid": f.oid} for f in functions
+            ],
+            "mutants": [asdict(m) | {"sql": "", "body": ""} for m in selected],
+            "results": results,
+            "coverage": {
+                "proofs": {
+                    nodeid: {**entry, "claim": claims.claim_of(by_id[nodeid]) if nodeid in by_id else None}
+                    for nodeid, entry in cov["items"].items()
+                },
+                "failed": cov["failed"],
+                "left_out": left_out,
+            },
+            "seconds": {"coverage": round(coverage_s, 1), "mutants": round(time.monotonic() - mstarted, 1)},
+            "functions_not_restored": restored,
+        }
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+        if restored:
+            session.testsfailed += 1
