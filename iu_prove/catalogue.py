@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from iu_prove import paths
+from iu_prove import packages, paths
 from iu_prove.claims import CLAIM_ID
 
 # Folders whose claims form one whole: naming any file inside selects the folder's catalogue.
@@ -102,8 +102,9 @@ def scan(files: list[Path]) -> dict[str, CatalogueClaim]:
             entry.tests.append(f"{_relative(path)}::{name}")
             if statement and not entry.statement:
                 entry.statement = statement
-            if head and (entry.head is None or head > entry.head):
-                entry.head = head
+            for needed in (head, packages.head_of(claim_id)):
+                if needed and (entry.head is None or needed > entry.head):
+                    entry.head = needed
     return claims
 
 

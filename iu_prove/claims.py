@@ -6,16 +6,11 @@ import re
 
 import pytest
 
+from iu_prove import packages
+
 CLAIM_ID = re.compile(r"^(?P<package>[SDEFGXH])-(?P<number>\d+)$")
-PACKAGES = {
-    "S": "S — substrate (heads ≤ 035)",
-    "D": "D — envelope auto-refresh (036)",
-    "E": "E — bounded durable scaleout",
-    "F": "F — internal event boundary",
-    "G": "G — ops closeout",
-    "X": "X — cross-cutting",
-    "H": "H — the suite itself",
-}
+# Package letters and titles come from the manifest (packages.toml).
+PACKAGES = packages.titles()
 # What a proof may do to its database, least to most invasive.
 PROOF_CLASSES = ("readonly", "rollback", "intrusive", "durable")
 VERDICTS = ("proven", "failed", "skipped", "out_of_scope", "awaiting_authority")

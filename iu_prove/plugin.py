@@ -23,6 +23,7 @@ from iu_prove import (
     embedded,
     isolation,
     notrun,
+    packages,
     paths,
     pins,
     profiles,
@@ -315,9 +316,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash[STATE]
     tgt = state.target
-    needs = item.get_closest_marker("head")
-    if tgt is not None and needs is not None and tgt.head is not None and tgt.head < str(needs.args[0]):
-        notrun.skip("head", f"the database is at migration head {tgt.head}; this proof needs {needs.args[0]}")
+    needs = required_head(item)
+    if tgt is not None and needs is not None and tgt.head is not None and tgt.head < needs:
+        notrun.skip("head", f"the database is at migration head {tgt.head}; this proof needs {needs}")
     if tgt is None or tgt.kind != "dsn":
         return
     kind = claims.proof_class_of(item)
@@ -325,6 +326,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         notrun.skip("target", "intrusive proof (strong locks): a DSN target needs --iu-allow-intrusive or --iu-scratch")
     if kind == "durable" and not tgt.scratch:
         notrun.skip("target", "durable proof (commits): runs on the embedded target or a --iu-scratch database")
+
+
+def required_head(item: pytest.Item) -> str | None:
+    """The migration head a proof needs: its package's (packages.toml), or its own ``head`` marker if later."""
+    claim_id = claims.claim_of(item)
+    heads = [h for h in (packages.head_of(claim_id) if claim_id else None,) if h]
+    marker = item.get_closest_marker("head")
+    if marker is not None:
+        heads.append(str(marker.args[0]))
+    return max(heads) if heads else None
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -15,7 +15,7 @@ from iu_prove.target import ATTACH_ENV
 pytestmark = pytest.mark.slow
 
 # Proofs of the sample: fast ones over the substrate, D, F and X functions.
-SAMPLE_PROOFS = ["proofs/substrate", "proofs/x_cross_cutting"]
+SAMPLE_PROOFS = ["proofs/s_substrate", "proofs/x_cross_cutting"]
 SAMPLE, SEED = 30, 16
 KNOWN_KILLABLE = "fn_iu_core_gate/comparison/"  # the gate reads `= true` as `<> true`: every gate proof fails
 # The control: `EXISTS (SELECT 1 …)` → `EXISTS (SELECT 0 …)` changes nothing (declared equivalent in

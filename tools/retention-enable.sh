@@ -11,7 +11,7 @@
 # Without LIVE=true it prints sql/ops/retention-enable/dry_run.sql and stops: no
 # dump, no folder, nothing written. LIVE=true also needs the authority recorded:
 # AUTHORITY='<approval reference>', or decision G-RETENTION in
-# fixtures/decisions.toml with status = "decided"; otherwise it refuses (exit 2,
+# fixtures/decision-register.toml with status = "decided"; otherwise it refuses (exit 2,
 # nothing written). CONFIRM= is an old spelling and is refused.
 #
 # A live run gets a run id (UTC time and 6 hex digits), printed at its start and
@@ -162,16 +162,16 @@ fi
 
 authority="${AUTHORITY:-}"
 if [ -z "$authority" ]; then
-  authority="$(python3 - "$here/fixtures/decisions.toml" <<'PY'
+  authority="$(python3 - "$here/fixtures/decision-register.toml" <<'PY'
 import sys, tomllib
 with open(sys.argv[1], "rb") as f:
     for d in tomllib.load(f).get("decision", []):
         if d.get("id") == "G-RETENTION" and d.get("status") == "decided":
-            print(f"fixtures/decisions.toml G-RETENTION: decided by {d.get('decided_by', '?')} at {d.get('decided_at', '?')}; evidence {d.get('evidence', '?')}")
+            print(f"fixtures/decision-register.toml G-RETENTION: decided by {d.get('decided_by', '?')} at {d.get('decided_at', '?')}; evidence {d.get('evidence', '?')}")
 PY
 )"
 fi
-[ -n "$authority" ] || die "refused: no authority recorded for retention enablement: decision G-RETENTION in fixtures/decisions.toml is not decided; record it there, or pass AUTHORITY='<approval reference>'; nothing was written"
+[ -n "$authority" ] || die "refused: no authority recorded for retention enablement: decision G-RETENTION in fixtures/decision-register.toml is not decided; record it there, or pass AUTHORITY='<approval reference>'; nothing was written"
 [ "${#authority}" -le 500 ] && [[ "$authority" != *$'\n'* ]] || die "refused: AUTHORITY must be one line of at most 500 characters; nothing was written"
 
 # connection and substrate first: a run that cannot start leaves no folder

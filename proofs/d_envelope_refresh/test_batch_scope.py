@@ -30,8 +30,6 @@ from ._envelope import (
     rows,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 
 @pytest.mark.claim("D-5")
 @for_every_n

@@ -14,8 +14,6 @@ from ._envelope import (
     rows,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 
 @pytest.mark.claim("D-6")
 def test_the_orchestrators_dry_run_fires_nothing_even_with_the_gate_open_and_a_stale_collection(db, evidence):

@@ -27,8 +27,6 @@ from ._envelope import (
     rows,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 INSTANTIATE = "SELECT * FROM dot_iu_auto_instantiate_from_event(%s, 'iu-prove', false)"
 TABLES = (LINEAGE, AUDIT, "event_outbox", REFRESH_LOG, ERROR_LOG)
 

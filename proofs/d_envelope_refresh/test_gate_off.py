@@ -22,8 +22,6 @@ from ._envelope import (
     surface,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 
 @pytest.mark.claim("D-3")
 def test_with_the_gate_closed_an_instantiation_refreshes_nothing_and_its_backlog_shows(db, evidence):

@@ -31,8 +31,6 @@ from ._envelope import (
     surface,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 FAULT = (
     "CREATE OR REPLACE FUNCTION fn_iu_three_axis_envelope_refresh_if_stale(p_reason text) RETURNS boolean "
     "LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION 'injected envelope fault for the healthcheck'; END $f$"

@@ -26,8 +26,6 @@ from ._envelope import (
     rows,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 PROBE = "envelope-refresh/probe.sql"
 SUMMARY = re.compile(r"refresh log rows: (\d+) -> (\d+) .*after ROLLBACK (\d+)")
 

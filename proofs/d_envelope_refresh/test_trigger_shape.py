@@ -20,8 +20,6 @@ from ._envelope import (
     TRIGGER_LINE,
 )
 
-pytestmark = pytest.mark.head("037")  # skipped on a database behind this migration
-
 DOWN = paths.MIGRATIONS / "down"
 EVENTS = ((TG_INSERT, "INSERT"), (TG_DELETE, "DELETE"), (TG_UPDATE, "UPDATE"), (TG_TRUNCATE, "TRUNCATE"))
 

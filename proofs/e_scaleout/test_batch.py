@@ -10,8 +10,6 @@ from hypothesis import example, given
 from iu_prove.profiles import scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 AUDIT_SQL = """
 SELECT instance_code, template_code, template_version, template_kind, digest_matches_template,
        lineage_actor, template_digest, instance_digest

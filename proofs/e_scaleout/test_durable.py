@@ -8,8 +8,6 @@ from iu_prove import fingerprint
 from iu_prove.dsn import connect
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 
 @pytest.mark.claim("E-8")
 @pytest.mark.durable

@@ -11,8 +11,6 @@ from iu_prove import fingerprint
 from iu_prove.profiles import scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 FAULT_FN = """
 CREATE FUNCTION pg_temp.iu_prove_e9_fault() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN

@@ -12,8 +12,6 @@ from iu_prove.dsn import connect
 from iu_prove.profiles import scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 BLOCKER_ACTOR = "iu-prove-e2-blocker"
 
 

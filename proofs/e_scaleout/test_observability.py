@@ -9,8 +9,6 @@ from iu_prove.dsn import connect
 from iu_prove.profiles import for_every_n
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 # every instance's pieces, by position, against its template's piece list; outer joins, so
 # an instance without memberships (or a lineage row without its instance) is a mismatch too
 REUSE_SQL = """

@@ -11,8 +11,6 @@ from iu_prove.dsn import connect
 from proofs import _model as model
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 ASCII_SPACE = " \t\n\r\f\v"
 NASTY_ACTORS = [
     "",

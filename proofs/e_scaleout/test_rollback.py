@@ -11,8 +11,6 @@ from iu_prove.dsn import connect
 from iu_prove.profiles import for_every_n, scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 
 @pytest.mark.claim("E-6")
 @for_every_n

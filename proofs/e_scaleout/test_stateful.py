@@ -29,8 +29,6 @@ from iu_prove import fingerprint
 from proofs import _model as model
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 # look-alike actors: the first is a prefix of the second, and "_" is a LIKE wildcard for "-"
 BATCH_ACTORS = ("iu-core-sm-a", "iu-core-sm-a-2", "iu-core-sm_a")
 MANUAL_ACTOR = "iu-core-sm-manual"

@@ -11,8 +11,6 @@ from iu_prove.dsn import connect
 from iu_prove.profiles import scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
 
-pytestmark = pytest.mark.head("043")  # skipped on a database behind this migration
-
 IMPORTER = "iu-prove-e3-importer"
 TEMPLATE_SQL = """
 SELECT t.code, t.version, t.kind, t.template_digest, t.piece_codes

@@ -20,8 +20,6 @@ import pytest
 
 from proofs.f_event_boundary import _boundary as fb
 
-pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
-
 CONTROL_TYPE = "iu.proof.f4_control_live"
 CONTROL_ROUTE = "https://f4.invalid/control"
 

@@ -7,8 +7,6 @@ import pytest
 
 from proofs.f_event_boundary import _boundary as fb
 
-pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
-
 SURFACE_SQL = "SELECT ok, detail FROM dot_iu_healthcheck() WHERE surface = %s"
 
 

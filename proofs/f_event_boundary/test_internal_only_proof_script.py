@@ -6,8 +6,6 @@ import pytest
 
 from proofs.f_event_boundary import _boundary as fb
 
-pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
-
 # fact -> (SQL that breaks only that fact, text the failure must show: the offending row or gate value)
 BREAKS = {
     "registry_row_exists": (

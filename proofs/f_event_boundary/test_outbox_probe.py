@@ -9,8 +9,6 @@ import pytest
 from iu_prove.evidence import Evidence
 from proofs.f_event_boundary import _boundary as fb
 
-pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
-
 PROBE_SQL = 'INSERT INTO event_outbox (event_type, payload) VALUES (%s, \'{"probe": "F"}\') RETURNING id'
 TYPE_LOG_SQL = "SELECT count(*) FROM event_outbox_delivery_log WHERE event_type = %s"
 

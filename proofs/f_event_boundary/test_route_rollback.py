@@ -10,8 +10,6 @@ from iu_prove.evidence import Evidence
 from iu_prove.fix_ops import PsqlRunner
 from proofs.f_event_boundary import _boundary as fb
 
-pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
-
 ACCIDENTAL_ROUTE = "https://f5.invalid/accidental-hook"
 LIVE_TYPE = "iu.proof.f5_live"
 LIVE_ROUTE = "https://f5.invalid/live-hook"

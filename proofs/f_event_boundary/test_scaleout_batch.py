@@ -8,8 +8,6 @@ import pytest
 from iu_prove.profiles import for_every_n
 from proofs.f_event_boundary import _boundary as fb
 
-pytestmark = pytest.mark.head("038")  # skipped on a database behind this migration
-
 BATCH_ACTOR = "iu-core-f7-boundary-batch"
 TEMPLATES_SQL = "SELECT code, version FROM iu_collection_template ORDER BY kind DESC, code, version"
 BATCH_SQL = """

@@ -35,7 +35,7 @@ def _report_claims(request: pytest.FixtureRequest, tmp_path) -> tuple[str, list[
         attach = None
     if attach is not None:
         run = nested.run(
-            ["proofs/substrate/test_migrations.py", "-p", "no:xdist", "--iu-claims", "S-1"],
+            ["proofs/s_substrate/test_migrations.py", "-p", "no:xdist", "--iu-claims", "S-1"],
             report_dir=tmp_path,
             attach=attach,
             timeout=300,
@@ -170,7 +170,7 @@ if GH_OPT_IN:
                 "register records the decision that closed or merged PR #669",
                 have=pr["status"],
                 want="decided",
-                note="PR #669 was decided outside the suite: record the decision in fixtures/decisions.toml",
+                note="PR #669 was decided outside the suite: record the decision in fixtures/decision-register.toml",
             )
         else:
             evidence.expect("PR #669 still open: register status", have=pr["status"], want="awaiting_authority")

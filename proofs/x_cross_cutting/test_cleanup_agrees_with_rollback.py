@@ -31,8 +31,6 @@ from proofs.x_cross_cutting._support import (
     set_gate,
 )
 
-pytestmark = pytest.mark.head("041")  # skipped on a database behind this migration
-
 FUTURE_NOW = f"""
 SELECT clock_timestamp() + p.retain + interval '1 day' FROM iu_core_retention_policy p WHERE p.table_name = '{AUDIT}'
 """

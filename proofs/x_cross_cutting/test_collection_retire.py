@@ -28,8 +28,6 @@ from proofs.x_cross_cutting._support import (
     sqlstate_of,
 )
 
-pytestmark = pytest.mark.head("041")  # skipped on a database behind this migration
-
 RETIRE = "SELECT * FROM dot_iu_collection_retire(%s, %s)"
 UNTOUCHED = ["iu_piece_membership", LINEAGE, AUDIT, "event_outbox", VECTOR, "iu_collection_template"]
 ENVELOPE_TABLES = ["iu_three_axis_envelope", "iu_three_axis_envelope_dirty", "iu_three_axis_envelope_refresh_log"]

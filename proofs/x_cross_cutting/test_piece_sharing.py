@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from proofs.x_cross_cutting._support import LINEAGE
 
-pytestmark = pytest.mark.head("041")  # skipped on a database behind this migration
-
 # fixtures/seed/README.md, "Shared pieces": a piece in more than one template code@version — exactly these 8.
 EXPECTED_SHARED = {
     "TPL-P01": ["WF-ONBOARD@1", "WF-ONBOARD@2"],

@@ -33,8 +33,6 @@ from proofs.x_cross_cutting._support import (
     set_gate,
 )
 
-pytestmark = pytest.mark.head("041")  # skipped on a database behind this migration
-
 ROOTS = re.compile(r"auto_instantiate")
 ORCHESTRATOR = "dot_iu_auto_instantiate_from_event"
 WORD = re.compile(r"[a-z_][a-z0-9_$]*")

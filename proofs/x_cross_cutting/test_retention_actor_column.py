@@ -27,8 +27,6 @@ from proofs.x_cross_cutting._support import (
     sqlstate_of,
 )
 
-pytestmark = pytest.mark.head("041")  # skipped on a database behind this migration
-
 CLEANUP_BY_ACTOR = "SELECT * FROM fn_iu_core_retention_cleanup(%s, %s::timestamptz, %s)"
 # The seed's retention fixture: three expired audit rows of its actor (md5 ids 1..3), two kept (4, 5).
 FIXTURE_EXPIRED_AUDIT_IDS = [f"retention-fixture:audit_log:{i}" for i in (1, 2, 3)]

@@ -82,7 +82,7 @@ def test_evidence_and_have_want_reach_the_json_and_markdown(run):
     md = (root / "reports" / "proof-report.md").read_text()
     for text in (
         "**Verdict: FAILED**",
-        "| S-1 | Claim one holds. | ✅ proven",
+        "| [S-1](#claim-s-1) | Claim one holds. | ✅ proven",
         "have: [27, 23, 35]",
         "Hypothesis profile",
         "migration head",

@@ -88,7 +88,7 @@ def test_a_claim_not_run_for_a_reason_of_the_environment_exits_3_and_names_it(tm
 def test_a_selection_with_no_test_is_partial_not_pytest_exit_5(tmp_path, attach_spec, evidence):
     """A run whose paths select no test ends PARTIAL with exit 0, never pytest's exit 5."""
     run = nested.run(
-        ["proofs/substrate/test_migrations.py", "-p", "no:xdist", "-k", "no_such_test_name"],
+        ["proofs/s_substrate/test_migrations.py", "-p", "no:xdist", "-k", "no_such_test_name"],
         report_dir=tmp_path / "r",
         attach=attach_spec,
     )

@@ -54,7 +54,7 @@ BEGIN
   IF current_setting('iu_ops.retention_enable_live')::boolean AND btrim(v_authority) = '' THEN
     RAISE EXCEPTION USING ERRCODE = 'IU040',
       MESSAGE = 'retention enable refused: a live run needs -v authority=<the decision that authorizes it>; nothing was written',
-      HINT = 'decision G-RETENTION in fixtures/decisions.toml awaits authority; record it there (make retention-enable reads it) or pass the approval''s reference';
+      HINT = 'decision G-RETENTION in fixtures/decision-register.toml awaits authority; record it there (make retention-enable reads it) or pass the approval''s reference';
   END IF;
   IF v_authority ~ '[[:cntrl:]]' OR length(v_authority) > 500 THEN
     RAISE EXCEPTION USING ERRCODE = 'IU040',
