@@ -6,7 +6,8 @@ PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-WORKERS ?= 2
+# -n auto: the suite decides (serial for small selections, one worker per core otherwise)
+WORKERS ?= auto
 # Only a truthy CI (true, 1, yes) selects the ci profile; IU_PROVE_PROFILE or PROFILE= win over it.
 TRUTHY  := true TRUE True 1 yes YES Yes on ON
 PROFILE ?= $(or $(IU_PROVE_PROFILE),$(if $(filter $(TRUTHY),$(CI)),ci,dev))
@@ -66,10 +67,10 @@ retention-enable:  ## dry run of the retention cleanup on DSN; LIVE=true (with A
 
 MUTATE_ARGS ?=
 mutate: $(STAMP)  ## both mutation matrices: every sabotage, and mutants generated from the functions (reports/mutation-report.md)
-	$(VENV)/bin/iu-mutate --jobs $(WORKERS) --report-dir $(REPORTS) $(MUTATE_ARGS)
+	$(VENV)/bin/iu-mutate --jobs $(if $(filter auto,$(WORKERS)),2,$(WORKERS)) --report-dir $(REPORTS) $(MUTATE_ARGS)
 
 bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-clean:  ## remove the virtualenv and reports
-	rm -rf $(VENV) $(REPORTS) .ruff_cache
+clean:  ## remove the virtualenv, reports and the template cache (.cache/)
+	rm -rf $(VENV) $(REPORTS) .ruff_cache .cache

@@ -73,6 +73,7 @@ KNOBS: tuple[Knob, ...] = (
         default="postgres",
     ),
     Knob("IU_PROVE_VERBOSE", "print the set-up steps (migrations applied, template built) to stderr", flag=True),
+    Knob("IU_PROVE_NO_CACHE", "1: build the embedded template afresh instead of copying it from .cache/", flag=True),
     Knob("IU_PROVE_ROOT", "the project folder the suite reads its SQL and fixtures from (default: this checkout)"),
     Knob("IU_MIGRATE_LOCK_TIMEOUT", "lock_timeout while a migration is applied", default="5s"),
     Knob("IU_MIGRATE_STATEMENT_TIMEOUT", "statement_timeout while a migration is applied", default="5min"),

@@ -235,6 +235,13 @@ class EmbeddedCluster:
             os.chown(path, entry.pw_uid, entry.pw_gid)
         os.chmod(path, 0o600)
 
+    def init_from(self, datadir: Path) -> None:
+        """A new cluster whose data directory is a copy of a stopped one (the template cache)."""
+        from iu_prove import template_cache
+
+        self._make_base()
+        template_cache.restore(datadir, self.datadir)
+
     def start(self) -> None:
         if not self.port:
             self.port = port_for.select_random()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import os
 import signal
 import subprocess
 import sys
@@ -57,6 +58,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             if knob.env in ("IU_PROVE_SABOTAGE_DIR", "IU_PROVE_REPORT_DIR") and default == knob.default:
                 default = str(paths.ROOT / default)
             group.addoption(knob.option, default=default, help=f"{knob.help} (env {knob.env})")
+
+
+# -- workers ------------------------------------------------------------------
+# Below this many selected proofs, xdist's start-up costs more than it saves.
+SERIAL_BELOW = 40
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (make's default): serial for a small selection or a one-core machine,
+    one worker per core (at most 4) otherwise."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    chosen = catalogue.for_args(config.args, Path(str(config.invocation_params.dir)))
+    wanted = config.getoption("iu_claims")
+    if wanted:
+        ids, _ = catalogue.normalise_ids(wanted)
+        chosen = {k: v for k, v in chosen.items() if k in ids}
+    size = sum(len(c.tests) for c in chosen.values())
+    return 0 if cores < 2 or size < SERIAL_BELOW else min(cores, 4)
 
 
 # -- signals ------------------------------------------------------------------
@@ -220,9 +240,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             where = f"attached cluster, template {state.target.template}"
         else:
             state.cluster = EmbeddedCluster()
-            state.cluster.init()
-            state.cluster.start()
-            state.target = target.embedded(state.cluster, progress=_progress)
+            state.target, how = target.start_embedded(state.cluster, progress=_progress)
+            state.info.notes.append(how)
             where = state.cluster.describe()
         if state.sabotage and state.sabotage.mode == "database":
             if not state.target.clones_allowed:

@@ -24,7 +24,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from iu_prove import migrations, preflight, seed
+from iu_prove import migrations, preflight, seed, template_cache
 from iu_prove.dsn import connect, dbname_of, with_dbname
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.sabotage import Sabotage
@@ -135,6 +135,37 @@ def embedded(cluster: EmbeddedCluster, progress=None) -> Target:
     with connect(target.dsn_for(TEMPLATE)) as conn:
         target.server_version, target.head = describe(conn)
     return target
+
+
+def start_embedded(cluster: EmbeddedCluster, progress=None) -> tuple[Target, str]:
+    """Start ``cluster`` with the substrate and fixtures in its template: copied from
+    the template cache when its inputs are unchanged, else built (and cached).
+    Returns the target and one line saying which."""
+    cache_key = template_cache.key(cluster.bindir) if template_cache.enabled() else None
+    cached = template_cache.lookup(cache_key) if cache_key else None
+    if cached is not None:
+        cluster.init_from(cached)
+        cluster.start()
+        template_cache.touch(cache_key)
+        tgt = Target(kind="embedded", server_dsn=cluster.dsn("postgres"), template=TEMPLATE)
+        how = f"template from the cache ({cache_key})"
+    else:
+        cluster.init()
+        cluster.start()
+        tgt = Target(kind="embedded", server_dsn=cluster.dsn("postgres"), template=TEMPLATE)
+        build_template(tgt, progress=progress)
+        how = "template built"
+        if cache_key:
+            cluster.stop()
+            try:
+                template_cache.store(cache_key, cluster.datadir)
+                how += f" and cached ({cache_key})"
+            except OSError as exc:
+                how += f" (not cached: {exc})"
+            cluster.start()
+    with connect(tgt.dsn_for(TEMPLATE)) as conn:
+        tgt.server_version, tgt.head = describe(conn)
+    return tgt, how
 
 
 def attached(spec: str) -> Target:
