@@ -18,7 +18,22 @@ from typing import Any
 
 import pytest
 
-from iu_prove import catalogue, claims, embedded, isolation, notrun, paths, pins, profiles, residue, sabotage, target
+from iu_prove import (
+    catalogue,
+    claims,
+    embedded,
+    isolation,
+    notrun,
+    paths,
+    pins,
+    profiles,
+    reportdiff,
+    residue,
+    sabotage,
+    shard,
+    tap,
+    target,
+)
 from iu_prove.dsn import connect, mask
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import EXIT_SETUP, SetupError
@@ -76,12 +91,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("IU_PROVE_REPORT_DIR", str(paths.REPORTS)),
         help="where proof-report.{md,json} are written",
     )
+    _add_shard_options(group)
     for name, default in isolation.DEFAULT_TIMEOUTS.items():
         group.addoption(
             f"--iu-{name.replace('_', '-')}",
             default=default,
             help=f"{name} set in every proof transaction (default {default})",
         )
+
+
+def _add_shard_options(group) -> None:
+    """Shards of a CI matrix, the comparison with a baseline report, TAP output."""
+    group.addoption(
+        "--iu-shard",
+        default=os.environ.get("IU_PROVE_SHARD") or None,
+        help="run shard I of N (e.g. 2/3; env IU_PROVE_SHARD): a deterministic split by claim; "
+        "the other claims are not run (kind shard); iu-report merge puts the shards together",
+    )
+    group.addoption(
+        "--iu-durations",
+        default=os.environ.get("IU_PROVE_DURATIONS") or None,
+        help="a previous proof-report.json whose claim durations balance the shards (default: by test count)",
+    )
+    group.addoption(
+        "--iu-baseline",
+        default=os.environ.get("IU_PROVE_BASELINE") or None,
+        help="a previous proof-report.json: the report opens with what changed since it",
+    )
+    group.addoption(
+        "--iu-tap",
+        default=os.environ.get("IU_PROVE_TAP") or None,
+        help="also write the report as TAP to this path, one line per claim",
+    )
 
 
 # -- signals ------------------------------------------------------------------
@@ -150,14 +191,28 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("iu_claims"):
             state.claims_filter = _claims_filter(config.getoption("iu_claims"), state)
             info.claims_filter = sorted(state.claims_filter, key=claims.sort_key)
+        baseline = _configure_shard_and_baseline(config, state)
     except (ValueError, SetupError) as exc:
         _refuse(config, state, f"iu-prove: {exc}")
     if state.is_worker:
         state.target = target.Target.from_json(config.workerinput[TARGET_INPUT])
     else:
-        config.pluginmanager.register(ReportCollector(config, state), "iu_prove_report")
+        collector = ReportCollector(config, state)
+        collector.baseline = baseline
+        config.pluginmanager.register(collector, "iu_prove_report")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistBridge(state), "iu_prove_xdist")
+
+
+def _configure_shard_and_baseline(config: pytest.Config, state: RunState) -> dict[str, Any] | None:
+    """``--iu-shard``/``--iu-durations`` (the run's shard) and ``--iu-baseline`` (read now, so a bad
+    file is refused before anything runs)."""
+    found = shard.configure(config, state.catalogue, state.is_worker)
+    if found is not None and not state.is_worker:
+        state.info.shard = found.name
+        state.info.notes.append(found.note())
+    path = config.getoption("iu_baseline")
+    return reportdiff.load(path) if path and not state.is_worker else None
 
 
 def _claims_filter(text: str, state: RunState) -> set[str]:
@@ -197,6 +252,9 @@ class _XdistBridge:
     def pytest_configure_node(self, node) -> None:
         if self.state.target is not None:
             node.workerinput[TARGET_INPUT] = self.state.target.to_json()
+        found = shard.of(self.state.config)
+        if found is not None:
+            node.workerinput[shard.WORKER_INPUT] = found.to_json()
 
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         if not self.state.collected:
@@ -286,7 +344,7 @@ def _pins_info(tgt: target.Target) -> dict[str, Any]:
     with connect(dsn) as conn:
         live = pins.inventory(conn)
         conn.rollback()
-    info: dict[str, Any] = {"head": tgt.head, "counts": pins.counts(live)}
+    info: dict[str, Any] = {"head": tgt.head, "counts": pins.counts(live), "inventory": live}
     pinned = pins.load()
     if tgt.head in pinned:
         info["diff"] = pins.diff(pinned[tgt.head], live)
@@ -317,6 +375,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
+    this_shard = shard.of(config)
     keep, drop = [], []
     for item in items:
         claim_id = claims.claim_of(item)
@@ -329,6 +388,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties.append((PROP_STATEMENT, claims.statement_of(item)))
         if state.claims_filter is not None and claim_id not in state.claims_filter:
             drop.append(item)
+        elif this_shard is not None and not this_shard.owns(claim_id):
+            drop.append(item)  # another shard's claim: reported as not run, kind shard
         else:
             keep.append(item)
     if drop:
@@ -400,6 +461,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             )
     doc = collector.write(state.signal)
     session.exitstatus = doc["run"]["exit_status"]
+    if session.config.getoption("iu_tap"):
+        tap.write(doc, session.config.getoption("iu_tap"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
