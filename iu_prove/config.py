@@ -65,6 +65,20 @@ KNOBS: tuple[Knob, ...] = (
         "--iu-idle-in-transaction-session-timeout",
         default="300s",
     ),
+    Knob(
+        "IU_PROVE_SHARD",
+        "run shard I of N (e.g. 2/3): a deterministic split by claim; iu-report merge puts the shards together",
+        "--iu-shard",
+    ),
+    Knob(
+        "IU_PROVE_DURATIONS", "a previous proof-report.json whose claim durations balance the shards", "--iu-durations"
+    ),
+    Knob(
+        "IU_PROVE_BASELINE",
+        "a previous proof-report.json: the report opens with what changed since it",
+        "--iu-baseline",
+    ),
+    Knob("IU_PROVE_TAP", "also write the report as TAP to this path, one line per claim", "--iu-tap"),
     Knob("IU_PROVE_PROFILE", "Hypothesis profile: dev, ci or thorough (--hypothesis-profile wins)", default="dev"),
     Knob("IU_PROVE_PG_BINDIR", "the PostgreSQL server binaries' folder (default: found, no version hard-coded)"),
     Knob(
@@ -109,3 +123,18 @@ def flag(name: str) -> bool:
 
 def options() -> list[Knob]:
     return [k for k in KNOBS if k.option]
+
+
+def readme_table() -> str:
+    """The README's options table (``python -m iu_prove.config`` prints it)."""
+    rows = ["| option | environment variable | default | what |", "|---|---|---|---|"]
+    for k in KNOBS:
+        if not k.internal:
+            option = f"`{k.option}`" if k.option else ""
+            default = f"`{k.default}`" if k.default else ""
+            rows.append(f"| {option} | `{k.env}` | {default} | {k.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(readme_table())

@@ -28,8 +28,11 @@ from iu_prove import (
     paths,
     pins,
     profiles,
+    reportdiff,
     residue,
     sabotage,
+    shard,
+    tap,
     target,
 )
 from iu_prove import config as knobs
@@ -145,14 +148,28 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("iu_claims"):
             state.claims_filter = _claims_filter(config.getoption("iu_claims"), state)
             info.claims_filter = sorted(state.claims_filter, key=claims.sort_key)
+        baseline = _configure_shard_and_baseline(config, state)
     except (ValueError, SetupError) as exc:
         _refuse(config, state, f"iu-prove: {exc}")
     if state.is_worker:
         state.target = target.Target.from_json(config.workerinput[TARGET_INPUT])
     else:
-        config.pluginmanager.register(ReportCollector(config, state), "iu_prove_report")
+        collector = ReportCollector(config, state)
+        collector.baseline = baseline
+        config.pluginmanager.register(collector, "iu_prove_report")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistBridge(state), "iu_prove_xdist")
+
+
+def _configure_shard_and_baseline(config: pytest.Config, state: RunState) -> dict[str, Any] | None:
+    """``--iu-shard``/``--iu-durations`` (the run's shard) and ``--iu-baseline`` (read now, so a bad
+    file is refused before anything runs)."""
+    found = shard.configure(config, state.catalogue, state.is_worker)
+    if found is not None and not state.is_worker:
+        state.info.shard = found.name
+        state.info.notes.append(found.note())
+    path = config.getoption("iu_baseline")
+    return reportdiff.load(path) if path and not state.is_worker else None
 
 
 def _claims_filter(text: str, state: RunState) -> set[str]:
@@ -192,6 +209,9 @@ class _XdistBridge:
     def pytest_configure_node(self, node) -> None:
         if self.state.target is not None:
             node.workerinput[TARGET_INPUT] = self.state.target.to_json()
+        found = shard.of(self.state.config)
+        if found is not None:
+            node.workerinput[shard.WORKER_INPUT] = found.to_json()
 
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         if not self.state.collected:
@@ -280,7 +300,7 @@ def _pins_info(tgt: target.Target) -> dict[str, Any]:
     with connect(dsn) as conn:
         live = pins.inventory(conn)
         conn.rollback()
-    info: dict[str, Any] = {"head": tgt.head, "counts": pins.counts(live)}
+    info: dict[str, Any] = {"head": tgt.head, "counts": pins.counts(live), "inventory": live}
     pinned = pins.load()
     if tgt.head in pinned:
         info["diff"] = pins.diff(pinned[tgt.head], live)
@@ -311,6 +331,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
+    this_shard = shard.of(config)
     keep, drop = [], []
     for item in items:
         claim_id = claims.claim_of(item)
@@ -323,6 +344,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties.append((PROP_STATEMENT, claims.statement_of(item)))
         if state.claims_filter is not None and claim_id not in state.claims_filter:
             drop.append(item)
+        elif this_shard is not None and not this_shard.owns(claim_id):
+            drop.append(item)  # another shard's claim: reported as not run, kind shard
         else:
             keep.append(item)
     if drop:
@@ -404,6 +427,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             )
     doc = collector.write(state.signal)
     session.exitstatus = doc["run"]["exit_status"]
+    if session.config.getoption("iu_tap"):
+        tap.write(doc, session.config.getoption("iu_tap"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

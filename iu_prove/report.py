@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from iu_prove import catalogue, decisions, notrun
+from iu_prove import catalogue, decisions, notrun, reportdiff, shard
 from iu_prove import claims as claims_mod
 from iu_prove.dsn import scrub
 
@@ -223,6 +223,7 @@ class ReportCollector:
         self.outcomes: dict[str, TestOutcome] = {}
         self.started = time.monotonic()
         self.written: dict[str, Any] | None = None
+        self.baseline: dict[str, Any] | None = None  # --iu-baseline: a previous report to compare with
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         out = self.outcomes.setdefault(report.nodeid, TestOutcome(report.nodeid))
@@ -255,6 +256,7 @@ class ReportCollector:
             if not row["statement"] and entry:
                 row["statement"] = entry.statement
             rows.append(row)
+        shard.relabel(rows, shard.of(self.config))
         for item in decisions.as_claims():
             item.setdefault("fact", "")
             item.setdefault("not_run", [])
@@ -305,6 +307,8 @@ class ReportCollector:
             "other_failures": others,
             "mutation": _mutation_summary(info.report_dir),
         }
+        if self.baseline is not None:
+            doc["changes"] = reportdiff.changes(self.baseline, doc)
         return scrub(doc)
 
     def write(self, signal: int | None) -> dict[str, Any]:
@@ -337,7 +341,7 @@ class ReportCollector:
         chosen = {n["id"] for n in doc["not_run"] if notrun.is_chosen(n["kind"])} - set(cut)
         if chosen:
             terminalreporter.write_line(
-                f"{len(chosen)} claim(s) not run by choice (filter, target, head): see the report"
+                f"{len(chosen)} claim(s) not run by choice (filter, shard, target, head): see the report"
             )
         terminalreporter.write_line(f"report: {self.state.info.report_dir}/proof-report.md")
 
@@ -456,6 +460,8 @@ def _anchor(claim_id: str) -> str:
 def render_markdown(doc: dict[str, Any]) -> str:
     sections = [
         _header(doc),
+        _changes(doc),
+        _shards(doc),
         _failures(doc),
         _claim_table(doc),
         _not_run(doc),
@@ -493,7 +499,21 @@ def _header(doc: dict[str, Any]) -> str:
         out += [f"The run was interrupted: {doc['interrupted']}.", ""]
     out += ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in rows), ""]
     out += [f"- {note}" for note in run.get("notes") or []]
+    if run.get("notes"):
+        out.append("")
     return "\n".join(out)
+
+
+def _changes(doc: dict[str, Any]) -> str:
+    """The first section when the run was compared with a baseline (``--iu-baseline``)."""
+    return reportdiff.render(doc.get("changes"))
+
+
+def _shards(doc: dict[str, Any]) -> str:
+    """The shards a merged report was made of (``iu-report merge``)."""
+    from iu_prove import merge
+
+    return merge.render_section(doc)
 
 
 def _failures(doc: dict[str, Any]) -> str:
