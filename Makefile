@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # The DSN reaches the suite through the environment, never on an echoed command line.
 export IU_PROVE_DSN := $(DSN)
 export IU_PROVE_PROFILE := $(PROFILE)
-PYTEST := $(PY) -m pytest -n $(WORKERS) --iu-report-dir=$(REPORTS) \
+PYTEST := $(PY) -m pytest -n $(WORKERS) --dist loadgroup --iu-report-dir=$(REPORTS) \
           --junitxml=$(REPORTS)/junit.xml -o junit_family=xunit1
 
 .PHONY: prove test lint migrate pins pins-check mutate bench venv clean help retention-enable

@@ -12,6 +12,7 @@ import pytest
 SUITE_MARKERS = [
     "suite: a test of the suite itself (tests/), not a carry-forward claim",
     "slow: runs nested proof runs; seconds to minutes",
+    "xdist_group(name): suite tests sharing a session fixture run in one xdist worker (make runs --dist loadgroup)",
 ]
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from iu_prove import catalogue, nested, notrun, paths, shard
 
-pytestmark = [pytest.mark.slow, pytest.mark.claim("H-7")]
+pytestmark = [pytest.mark.slow, pytest.mark.claim("H-7"), pytest.mark.xdist_group("reference")]
 
 SHARDS = 3
 SABOTAGE = "D-1/statement-level-trigger"  # transaction mode: kills D-1 and D-7
@@ -44,11 +44,11 @@ def prove(root: Path, name: str, attach: str, *args: str) -> nested.NestedRun:
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory, attach_spec):
-    """One full run, then its three shards (balanced by the full run's durations) side by side."""
+def matrix(tmp_path_factory, attach_spec, reference_run):
+    """The shared full run, then its three shards (balanced by its durations) side by side."""
     root = tmp_path_factory.mktemp("matrix")
-    full = prove(root, "full", attach_spec)
-    durations = str(root / "full" / "proof-report.json")
+    full, full_dir = reference_run
+    durations = str(full_dir / "proof-report.json")
     with ThreadPoolExecutor(max_workers=SHARDS) as pool:
         jobs = [
             pool.submit(
@@ -57,12 +57,12 @@ def matrix(tmp_path_factory, attach_spec):
             for i in range(1, SHARDS + 1)
         ]
         shards = [job.result() for job in jobs]
-    return root, full, shards
+    return root, full, shards, full_dir
 
 
 def test_three_shards_merged_give_the_verdicts_of_one_full_run(matrix, evidence):
     """The shards of a matrix, merged, give the verdict of every claim of one full run, and PROVEN only then."""
-    root, full, shards = matrix
+    root, full, shards, full_dir = matrix
     evidence.record("shard durations_s", [s.report["run"]["duration_s"] for s in shards])
     evidence.record("full run duration_s", full.report["run"]["duration_s"])
     evidence.expect("full run verdict", have=full.report["verdict"], want="proven", rows=full.stdout.splitlines()[-6:])
@@ -97,7 +97,7 @@ def test_three_shards_merged_give_the_verdicts_of_one_full_run(matrix, evidence)
     )
     evidence.expect("merged counts", have=merged["counts"], want=full.report["counts"])
     evidence.expect(
-        "merged JUnit test cases", have=junit_cases(out / "junit.xml"), want=junit_cases(root / "full" / "junit.xml")
+        "merged JUnit test cases", have=junit_cases(out / "junit.xml"), want=junit_cases(full_dir / "junit.xml")
     )
     md = (out / "proof-report.md").read_text()
     evidence.expect_true(
@@ -107,7 +107,7 @@ def test_three_shards_merged_give_the_verdicts_of_one_full_run(matrix, evidence)
 
 def test_a_matrix_with_a_lost_or_doubled_shard_is_never_proven(matrix, evidence):
     """A merge without one shard is PARTIAL (exit 3) naming the shard and its claims; a doubled shard is MISMATCHED."""
-    root, _, shards = matrix
+    root, _, shards, _ = matrix
     reports = {i: str(root / f"reports-{i}" / "proof-report.json") for i in range(1, SHARDS + 1)}
     lost = iu_report("merge", reports[1], reports[3], "--out", str(root / "lost"))
     doc = json.loads((root / "lost" / "proof-report.json").read_text())
@@ -143,9 +143,9 @@ def test_a_matrix_with_a_lost_or_doubled_shard_is_never_proven(matrix, evidence)
 
 def test_the_split_is_deterministic_whole_by_claim_and_balanced(matrix, evidence):
     """Every claim is in exactly one shard, the same on every computation, balanced within the heaviest claim."""
-    root, _, _ = matrix
+    _, _, _, full_dir = matrix
     cat = catalogue.for_args(["proofs"], paths.ROOT)
-    durations = str(root / "full" / "proof-report.json")
+    durations = str(full_dir / "proof-report.json")
     plans = [shard.plan(f"{i}/{SHARDS}", cat, durations) for i in range(1, SHARDS + 1)]
     evidence.expect("every shard computes the same split", have=[p.owner for p in plans[1:]], want=[plans[0].owner] * 2)
     owned = sorted(c for p in plans for c in p.claims())

@@ -8,9 +8,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.claim("H-4")
-def test_serial_and_two_worker_runs_agree(attach_spec, tmp_path, evidence):
+@pytest.mark.xdist_group("reference")
+def test_serial_and_two_worker_runs_agree(attach_spec, reference_run, tmp_path, evidence):
     """The proofs run serially and with two xdist workers give the same verdict for every claim."""
-    serial = nested.run(["proofs", "-p", "no:xdist", "-q"], report_dir=tmp_path / "serial", attach=attach_spec)
+    serial, _ = reference_run
     parallel = nested.run(["proofs", "-n", "2", "-q"], report_dir=tmp_path / "parallel", attach=attach_spec)
     s, p = serial.verdicts(), parallel.verdicts()
     evidence.record("claims", len(s))
