@@ -180,9 +180,7 @@ def attach_spec(iu_target: Target) -> str:
     """What a child pytest run needs to attach to this run's cluster and template."""
     if not iu_target.clones_allowed or iu_target.kind == "dsn":
         notrun.skip("target", "nested runs need the embedded target's template database")
-    from iu_prove.nested import attach_spec as spec
-
-    return spec(iu_target.server_dsn, iu_target.template, iu_target.head, iu_target.server_version)
+    return iu_target.for_children().to_json()
 
 
 @pytest.fixture

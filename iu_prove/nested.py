@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from iu_prove import paths, profiles
-from iu_prove.target import ATTACH_ENV
+from iu_prove.target import ATTACH_ENV, Target
 
 
 @dataclass
@@ -27,7 +27,9 @@ class NestedRun:
 
 
 def attach_spec(server_dsn: str, template: str, head: str | None = None, server_version: str = "") -> str:
-    return json.dumps({"server": server_dsn, "template": template, "head": head, "server_version": server_version})
+    """The attach spec of a cluster and template (a child run's :class:`~iu_prove.target.Target`)."""
+    tgt = Target(kind="embedded", server_dsn=server_dsn, template=template, head=head, server_version=server_version)
+    return tgt.for_children().to_json()
 
 
 def run(

@@ -27,6 +27,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from iu_prove import migrations, preflight, seed, template_cache
 from iu_prove.dsn import connect, dbname_of, with_dbname
 from iu_prove.embedded import EmbeddedCluster
+from iu_prove.errors import SetupError
 from iu_prove.sabotage import Sabotage
 
 TEMPLATE = "iu_template"
@@ -62,7 +63,18 @@ class Target:
         return self.kind != "dsn" or self.scratch
 
     def to_json(self) -> str:
+        """The one serialisation of a target: for xdist workers and for child runs alike."""
         return json.dumps(asdict(self))
+
+    def for_children(self) -> Target:
+        """What a child run attaches to: this run's server and template, nothing it owns."""
+        return Target(
+            kind="attached",
+            server_dsn=self.server_dsn,
+            template=self.template,
+            head=self.head,
+            server_version=self.server_version,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Target:
@@ -169,16 +181,12 @@ def start_embedded(cluster: EmbeddedCluster, progress=None) -> tuple[Target, str
 
 
 def attached(spec: str) -> Target:
-    """Attach to a parent run's cluster. Never connects to the template: a session
-    on it would make a concurrent clone of it fail (or be terminated by one)."""
-    data = json.loads(spec)
-    return Target(
-        kind="attached",
-        server_dsn=data["server"],
-        template=data["template"],
-        head=data.get("head"),
-        server_version=data.get("server_version", ""),
-    )
+    """Attach to a parent run's cluster (the JSON of :meth:`Target.for_children`). Never
+    connects to the template: a session on it would make a concurrent clone of it fail."""
+    tgt = Target.from_json(spec)
+    if tgt.kind != "attached" or not tgt.template:
+        raise SetupError(f"{ATTACH_ENV} does not describe a cluster to attach to: {spec[:200]}")
+    return tgt
 
 
 def from_dsn(dsn: str, scratch: bool, progress=None) -> Target:

@@ -21,7 +21,6 @@ from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import SetupError
 from iu_prove.mutants import report as generated_report
 from iu_prove.mutants import run as generated_run
-from iu_prove.nested import attach_spec
 
 # The goals of the generated score, per migration range.
 FLOORS = {"036+": 0.90, "all": 0.80}
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with EmbeddedCluster() as cluster:
             tgt = target.embedded(cluster)
-            spec = attach_spec(tgt.server_dsn, tgt.template, tgt.head, tgt.server_version)
+            spec = tgt.for_children().to_json()
             if args.matrix in ("both", "generated"):
                 started = time.monotonic()
                 results = generated_run.run(spec, jobs=args.jobs, sample=args.sample, seed=args.seed, only=args.only)
