@@ -53,6 +53,16 @@ def render(package: packages.Package) -> str:
     return "\n".join(out) + "\n"
 
 
+def readme_table() -> str:
+    """The README's package table (its Layout section)."""
+    rows = ["| package | proofs | migrations | operator scripts | page |", "|---|---|---|---|---|"]
+    for pk in packages.load().values():
+        migs = ", ".join(pk.migrations) if len(pk.migrations) < 6 else f"{pk.migrations[0]}–{pk.migrations[-1]}"
+        ops = f"`{pk.ops}/`" if pk.ops else "—"
+        rows.append(f"| {pk.title} | `{pk.proofs}/` | {migs or '—'} | {ops} | [{pk.page}]({pk.page}) |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     check = "--check" in (argv if argv is not None else sys.argv[1:])
     stale = []

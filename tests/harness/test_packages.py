@@ -67,3 +67,9 @@ def test_the_package_pages_are_up_to_date(evidence):
         if not (paths.ROOT / p.page).exists() or (paths.ROOT / p.page).read_text() != package_pages.render(p)
     ]
     evidence.expect("stale pages (python -m iu_prove.package_pages)", have=stale, want=[])
+
+
+def test_the_readme_package_table_is_the_manifest(evidence):
+    """The README's Layout section carries the package table as the manifest writes it."""
+    readme = (paths.ROOT / "README.md").read_text()
+    evidence.expect("README has the manifest's table", have=package_pages.readme_table() in readme, want=True)
