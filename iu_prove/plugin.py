@@ -329,6 +329,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With a claim filter, a test file none of whose claims is selected is not even imported."""
+    state = config.stash.get(STATE, None)
+    if state is None or state.claims_filter is None or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    found = catalogue.scan([collection_path])
+    if found and not (set(found) & state.claims_filter):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     this_shard = shard.of(config)
