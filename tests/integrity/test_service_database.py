@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from iu_prove import paths
+from iu_prove import nested, paths
 from iu_prove.dsn import connect
 from iu_prove.dump import pg_dump
 from tests import runs
@@ -108,3 +108,36 @@ def test_the_ci_example_service_job_passes_and_leaves_the_database_as_migrated(
         ]
     evidence.expect("databases the runs left beside it", have=left, want=[])
     evidence.expect("password printed", have=SECRET in outputs, want=False)
+
+
+def test_a_role_that_cannot_create_databases_gets_one_line_and_partial(iu_target, tmp_path, evidence):
+    """A scratch DSN whose role lacks CREATEDB: one line with the remedy, durable proofs not run, exit 3."""
+    if iu_target.kind == "dsn":
+        pytest.skip("[target] needs the embedded server to create a role and a database on")
+    role, db = f"iu_nocreate_{os.getpid()}", f"iu_core_nocreate_{os.getpid()}"
+    with connect(iu_target.server_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db}")
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD '{SECRET}'")
+        conn.execute(f"CREATE DATABASE {db} OWNER {role}")
+    info = conninfo_to_dict(iu_target.server_dsn)
+    dsn = f"postgresql://{role}:{SECRET}@/{db}?host={info['host']}&port={info['port']}"
+    try:
+        run = nested.run(
+            ["proofs", "-p", "no:xdist", "-q", f"--iu-dsn={dsn}", "--iu-scratch", "--iu-claims", "S-3,F-5"],
+            report_dir=tmp_path / "r",
+        )
+    finally:
+        with connect(iu_target.server_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
+    doc = run.report or {}
+    lines = [ln for ln in run.stderr.splitlines() if "CREATEDB" in ln]
+    evidence.expect("exit (3: a claim could not run in this environment)", have=run.returncode, want=3)
+    evidence.expect("verdict", have=doc.get("verdict"), want="partial")
+    evidence.expect("lines naming the remedy", have=len(lines), want=1, rows=run.stderr.splitlines()[-5:])
+    verdicts = run.verdicts()
+    evidence.expect("S-3 and F-5", have=[verdicts.get("S-3"), verdicts.get("F-5")], want=["proven", "not_run"])
+    kinds = {n["kind"] for n in doc.get("not_run", []) if n["id"] == "F-5"}
+    evidence.expect("F-5 not run because of the environment", have=kinds, want={"environment"})
+    evidence.expect("password printed", have=SECRET in run.stdout + run.stderr, want=False)
