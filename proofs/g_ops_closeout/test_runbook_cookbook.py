@@ -82,6 +82,37 @@ def test_every_cookbook_block_is_extracted(evidence):
 
 
 @pytest.mark.claim("G-6")
+@pytest.mark.readonly
+def test_the_output_comparison_fails_on_a_changed_missing_or_extra_line(tmp_path, evidence):
+    """The comparison passes the printed lines with placeholders and ``...``; a changed, missing or extra line fails."""
+    expected = "verdict {{int}} of 5 at {{ts}}\n...\ncommitted: id {{uuid}}\n"
+    printed = (
+        "verdict  5 of 5 at 2026-01-02 03:04:05.6+00\nrow a\nrow b\n\ncommitted: id "
+        + "0" * 8
+        + "-0000" * 3
+        + "-"
+        + "0" * 12
+    )
+    cases = {
+        "as printed": printed,
+        "a changed line": printed.replace("of 5", "of 4"),
+        "a missing line": printed.rsplit("\n", 1)[0],
+        "an extra line": printed + "\nrolled back",
+        "a placeholder that does not fit": printed.replace("2026-01-02", "yesterday"),
+    }
+    evidence.expect(
+        "differing lines reported per case",
+        have={name: bool(cookbook.compare(expected, out)) for name, out in cases.items()},
+        want={name: name != "as printed" for name in cases},
+    )
+    stray = tmp_path / "runbook-stray.md"
+    stray.write_text("# page\n\nsome text\n\n```text expected\nok\n```\n")
+    with pytest.raises(cookbook.RunbookFormatError, match="must follow a command block") as refused:
+        cookbook.extract(stray)
+    evidence.record("an expected block under no command block", str(refused.value))
+
+
+@pytest.mark.claim("G-6")
 @pytest.mark.head(CHECKOUT_HEAD)
 def test_every_sql_block_runs_in_a_rolled_back_transaction(request, proof_dsn, evidence):
     """Every SQL block of the runbook runs without error in a transaction that is rolled back, leaving no trace."""
