@@ -9,10 +9,20 @@ operator would paste it, and how the proofs execute it.
   pipefail`` from the repository root with ``$IU_PROVE_DSN`` set.
 * A block opts out only with ``<!-- cookbook: skip <reason> -->`` as the last
   non-blank line before its fence; every other block is executed.
+* Every executed block is followed (blank lines apart) by a `` ```text expected ``
+  block: the lines it prints on a fresh ``make migrate`` database when the
+  runbook is followed in order. The output is compared line by line (see
+  `compare`): runs of blanks count as one, blank lines are dropped, a psql or
+  table rule line (only ``-``, ``+`` and blanks) matches any rule line, a line
+  ``...`` stands for any number of lines, and ``{{name}}`` placeholders (see
+  `PLACEHOLDERS`) stand for values that change from run to run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import os
 import re
 import subprocess
@@ -29,7 +39,7 @@ RUNBOOK = paths.ROOT / "docs" / "runbook.md"
 COMPANIONS = "runbook-*.md"  # companion pages the runbook links (docs/runbook-event-boundary.md, …)
 SQL_LANGS = {"sql", "psql"}
 SH_LANGS = {"sh", "bash", "shell"}
-FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)[^\n]*$")
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)(?P<info>[^\n]*)$")
 SKIP = re.compile(r"^\s*<!--\s*cookbook:\s*skip\b(?P<reason>.*?)-->\s*$")
 MARKER_SETTING = "iu_prove.cookbook_marker"
 
@@ -46,6 +56,8 @@ class Block:
     text: str
     section: str
     skip_reason: str | None
+    expected: str | None = None  # the text of the ```text expected block under it
+    expected_line: int | None = None  # 1-based line of that block's opening fence
 
     @property
     def kind(self) -> str:
@@ -72,10 +84,13 @@ def extract_all() -> list[Block]:
 
 
 def extract(path: Path = RUNBOOK) -> list[Block]:
-    """Every fenced block in document order; raises on an unclosed fence or a skip without reason."""
+    """Every fenced block in document order, each command block with the expected
+    output written under it; raises on an unclosed fence, a skip without reason
+    or an expected block that follows no command block."""
     lines = path.read_text().splitlines()
     source = str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
     blocks: list[Block] = []
+    previous_end = -2  # line index of the previous block's closing fence
     section = ""
     i = 0
     while i < len(lines):
@@ -95,6 +110,14 @@ def extract(path: Path = RUNBOOK) -> list[Block]:
             j += 1
         if j >= len(lines):
             raise RunbookFormatError(f"{path.name}:{i + 1}: fence {fence}{lang} is never closed")
+        text = "\n".join(body) + "\n"
+        if lang == "text" and "expected" in match["info"].split():
+            adjacent = all(not ln.strip() for ln in lines[previous_end + 1 : i])
+            if not blocks or not adjacent or blocks[-1].kind == "other" or blocks[-1].expected is not None:
+                raise RunbookFormatError(f"{path.name}:{i + 1}: an expected-output block must follow a command block")
+            blocks[-1] = dataclasses.replace(blocks[-1], expected=text, expected_line=i + 1)
+            previous_end, i = j, j + 1
+            continue
         k = i - 1
         while k >= 0 and not lines[k].strip():
             k -= 1
@@ -104,9 +127,84 @@ def extract(path: Path = RUNBOOK) -> list[Block]:
             reason = skip["reason"].strip()
             if not reason:
                 raise RunbookFormatError(f"{path.name}:{k + 1}: a cookbook skip marker must give its reason")
-        blocks.append(Block(source, i + 1, lang, "\n".join(body) + "\n", section, reason))
-        i = j + 1
+        blocks.append(Block(source, i + 1, lang, text, section, reason))
+        previous_end, i = j, j + 1
     return blocks
+
+
+# -- expected output --------------------------------------------------------------
+PLACEHOLDERS: dict[str, str] = {
+    "ts": r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[+-]\d\d(?::?\d\d)?|Z| UTC)?",
+    "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    "hex": r"[0-9a-f]+",
+    "int": r"\d+",
+    "runid": r"\d{8}T\d{6}Z-[0-9a-f]+",
+    "dsn": r"postgres(?:ql)?://\S+|\w+=\S+(?: \w+=\S+)*",  # a URI or key=value words
+    "role": r"\S+",
+    "conn": r"-[hpUd] \S+(?: -[hpUd] \S+)*",
+    "path": r"\S+",
+    "any": r".*?",
+}
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+ANY_LINES = "..."
+RULE = re.compile(r"^[-+ ]*-[-+ ]*$")
+
+
+def _normal(line: str) -> str:
+    line = " ".join(line.split())
+    return "---" if RULE.match(line) else line
+
+
+def output_lines(text: str) -> list[str]:
+    """The lines compared: blanks collapsed, blank lines dropped, rule lines as ``---``."""
+    return [_normal(ln) for ln in text.splitlines() if ln.strip()]
+
+
+@functools.lru_cache(maxsize=4096)
+def _line_pattern(line: str) -> re.Pattern[str]:
+    parts, pos = [], 0
+    for m in PLACEHOLDER.finditer(line):
+        if m[1] not in PLACEHOLDERS:
+            raise RunbookFormatError(f"unknown placeholder {m[0]} (known: {', '.join(PLACEHOLDERS)})")
+        parts += [re.escape(line[pos : m.start()]), f"(?:{PLACEHOLDERS[m[1]]})"]
+        pos = m.end()
+    parts.append(re.escape(line[pos:]))
+    return re.compile("".join(parts))
+
+
+def matches(expected: str, output: str) -> bool:
+    """Whether the output has exactly the expected lines (with ``...`` and placeholders)."""
+    want, have = output_lines(expected), output_lines(output)
+
+    @functools.cache
+    def at(i: int, j: int) -> bool:
+        if i == len(want):
+            return j == len(have)
+        if want[i] == ANY_LINES:
+            return at(i + 1, j) or (j < len(have) and at(i, j + 1))
+        return j < len(have) and _line_pattern(want[i]).fullmatch(have[j]) is not None and at(i + 1, j + 1)
+
+    return at(0, 0)
+
+
+def compare(expected: str, output: str, *, context: int = 1, limit: int = 40) -> list[str]:
+    """Nothing when the output matches the expected lines; else a unified diff
+    (expected → printed) in which a printed line that matches its expected
+    pattern is shown as that pattern, so only the differing lines stand out."""
+    if matches(expected, output):
+        return []
+    want, have = output_lines(expected), output_lines(output)
+    shown, k = [], 0
+    for line in have:
+        for i in range(k, len(want)):
+            if want[i] != ANY_LINES and _line_pattern(want[i]).fullmatch(line):
+                shown.append(want[i])
+                k = i + 1
+                break
+        else:
+            shown.append(line)
+    diff = list(difflib.unified_diff(want, shown, "expected", "printed", n=context, lineterm=""))
+    return diff[:limit] + ([f"… {len(diff) - limit} more diff lines"] if len(diff) > limit else [])
 
 
 # -- SQL blocks -----------------------------------------------------------------
