@@ -106,3 +106,45 @@ def stale_cache(db: psycopg.Connection) -> list[tuple[str, list[int], list[int]]
         for cid, cached in cached_envelopes(db).items()
         if cid not in dirty and cached != want.get(cid, [0, 0, 0])
     ]
+
+
+# --- digests (migrations 004 and 006), from hashlib over the canonical text ---
+
+
+def sha256_hex(text: str) -> str:
+    """fn_iu_sha256_hex: the hex sha256 of the text's UTF-8 bytes."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_digest(body: str) -> str:
+    """information_unit.content_digest: sha256_hex(body)."""
+    return sha256_hex(body)
+
+
+def canonical_text(pieces: list[tuple[str, str]]) -> str:
+    """The text a membership or piece-list digest hashes: ``code:content_digest(body)`` per piece, LF-joined."""
+    return "\n".join(f"{code}:{content_digest(body)}" for code, body in pieces)
+
+
+def pieces_digest(pieces: list[tuple[str, str]]) -> str:
+    """The digest of an ordered list of (code, body) pieces: sha256_hex(canonical_text)."""
+    return sha256_hex(canonical_text(pieces))
+
+
+def bodies(db: psycopg.Connection) -> dict[str, str]:
+    """code -> body of every piece, read raw."""
+    return dict(db.execute("SELECT code, body FROM information_unit WHERE kind = 'piece'").fetchall())
+
+
+def members(db: psycopg.Connection, collection_id: uuid.UUID) -> list[tuple[str, str]]:
+    """A collection's (piece code, body) in position order, read raw."""
+    return [
+        (code, body)
+        for code, body in db.execute(
+            "SELECT p.code, p.body FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id "
+            "WHERE m.collection_id = %s ORDER BY m.position",
+            [collection_id],
+        ).fetchall()
+    ]

@@ -27,7 +27,7 @@ def test_the_orchestrators_dry_run_fires_nothing_even_with_the_gate_open_and_a_s
 
     for code, version in templates:
         db.execute("SELECT * FROM dot_iu_auto_instantiate_from_event(%s, 'iu-prove', true, %s)", [code, version])
-    evidence.record("dry runs", len(templates))
+    evidence.expect("dry runs (one per fixture template)", have=len(templates), want=12)
     delta = {t: rows(db, t) - n for t, n in before.items()}
     evidence.expect(
         "rows written by the dry runs",

@@ -26,7 +26,11 @@ from ._envelope import (
 @pytest.mark.claim("D-3")
 def test_with_the_gate_closed_an_instantiation_refreshes_nothing_and_its_backlog_shows(db, evidence):
     """Gate closed: refresh log +0, the instance dirty and in the backlog line; a manual refresh surfaces it."""
-    evidence.record("auto-refresh gate as found", scalar(db, "SELECT fn_iu_core_config_get(%s)", [REFRESH_GATE]))
+    evidence.expect(
+        "auto-refresh gate as found (shipped)",
+        have=scalar(db, "SELECT fn_iu_core_config_get(%s)", [REFRESH_GATE]),
+        want=False,
+    )
     open_gates(db, refresh=False)
     refresh_before, errors_before = rows(db, REFRESH_LOG), rows(db, ERROR_LOG)
     backlog_before = surface(db, "envelope_backlog")
@@ -48,7 +52,11 @@ def test_with_the_gate_closed_an_instantiation_refreshes_nothing_and_its_backlog
     evidence.expect("trigger line ok with the gate closed", have=trigger_line[0], want=True, note=trigger_line[1])
 
     refreshed = scalar(db, "SELECT dot_iu_three_axis_envelope_refresh()")
-    evidence.record("manual refresh: collections refreshed", refreshed)
+    evidence.expect(
+        "manual refresh: collections refreshed (every collection, the instance included)",
+        have=refreshed,
+        want=scalar(db, "SELECT count(*) FROM information_unit WHERE kind = 'collection'"),
+    )
     written = new_refresh_rows(db)
     evidence.expect(
         "refresh rows written by the manual refresh", have=[r[0] for r in written], want=["manual_full_refresh"]

@@ -1,4 +1,17 @@
-"""E-6 and E-7: rollback-by-actor addresses exactly the batch — the dry run reports it, the live run removes it."""
+"""E-6 and E-7: rollback-by-actor addresses exactly the batch — the dry run reports it, the live run removes it.
+
+Oracle: the actor rule is exact text equality (``proofs/_model.py``); what
+belongs to an actor is read raw (its lineage rows, the instances they name and
+those instances' memberships, envelope and dirty rows, outbox events, and its
+audit rows) and fingerprinted per actor and per table.
+Branches: look-alike actors that differ from the target only by case, by a
+prefix, by a suffix (what ``LIKE actor || '%'`` would add), or where the
+target's ``_`` stands for another character (what ``LIKE`` would read as a
+wildcard); an actor holding ``%`` itself is refused (H-3), so ``%`` is reached
+through the suffix look-alike. Scope both ways: the target's footprint is
+empty afterwards, and every other actor's fingerprint in every table, and the
+whole schema's, are as before the target's batch.
+"""
 
 from __future__ import annotations
 
@@ -108,3 +121,79 @@ def test_run_verify_and_rollback_by_hand_leave_the_database_as_it_was(fresh_data
         changed = fingerprint.diff(before, fingerprint.of_schema(db))
         db.rollback()
     evidence.expect_no_rows("tables that differ from before the run", fingerprint.describe(changed))
+
+
+# one instance per look-alike; the target holds "_" and capitals so each look-alike differs in one way only
+LOOK_TARGET = "iu-core-E7x_look"
+LOOK_ALIKES = {
+    "case": "iu-core-e7x_look",
+    "'_' read as a wildcard": "iu-core-E7x-look",
+    "suffix": "iu-core-E7x_look-2",
+    "prefix": "old-iu-core-E7x_look",
+    "the target's own prefix": "iu-core-E7x_loo",
+}
+ACTOR_PRINTS_SQL = """
+WITH owned AS (SELECT actor, instance_collection_id AS cid FROM iu_collection_template_instance_lineage)
+SELECT o.actor, 'information_unit', count(*), md5(string_agg(u::text, E'\\n' ORDER BY u::text))
+  FROM owned o JOIN information_unit u ON u.id = o.cid GROUP BY 1
+UNION ALL
+SELECT o.actor, 'iu_piece_membership', count(*), md5(string_agg(m::text, E'\\n' ORDER BY m::text))
+  FROM owned o JOIN iu_piece_membership m ON m.collection_id = o.cid GROUP BY 1
+UNION ALL
+SELECT o.actor, 'iu_three_axis_envelope', count(*), md5(string_agg(e::text, E'\\n' ORDER BY e::text))
+  FROM owned o JOIN iu_three_axis_envelope e ON e.collection_id = o.cid GROUP BY 1
+UNION ALL
+SELECT o.actor, 'iu_three_axis_envelope_dirty', count(*), md5(string_agg(d::text, E'\\n' ORDER BY d::text))
+  FROM owned o JOIN iu_three_axis_envelope_dirty d ON d.collection_id = o.cid GROUP BY 1
+UNION ALL
+SELECT o.actor, 'event_outbox', count(*), md5(string_agg(x::text, E'\\n' ORDER BY x::text))
+  FROM owned o JOIN event_outbox x ON x.aggregate_id = o.cid GROUP BY 1
+UNION ALL
+SELECT a.triggered_by, 'iu_auto_instantiate_event_log', count(*), md5(string_agg(a::text, E'\\n' ORDER BY a::text))
+  FROM iu_auto_instantiate_event_log a GROUP BY 1
+UNION ALL
+SELECT l.actor, 'iu_collection_template_instance_lineage', count(*),
+       md5(string_agg(l::text, E'\\n' ORDER BY l::text))
+  FROM iu_collection_template_instance_lineage l GROUP BY 1
+"""
+
+
+def actor_prints(db) -> dict[tuple[str, str], tuple[int, str]]:
+    """(actor, table) -> (rows, md5) of the rows that belong to each actor, read raw."""
+    return {(a, t): (n, md5) for a, t, n, md5 in db.execute(ACTOR_PRINTS_SQL).fetchall()}
+
+
+@pytest.mark.claim("E-7")
+def test_the_live_rollback_of_one_actor_leaves_every_look_alike_actor_untouched(db, evidence):
+    """Live rollback of one actor spares look-alikes (case, prefix, suffix, '_'): their rows in every table kept."""
+    sc.set_gate(db, sc.GATE, True)
+    for actor in LOOK_ALIKES.values():
+        db.execute("SELECT * FROM dot_iu_auto_instantiate_from_event('WF-REVIEW', %s, false, 1)", [actor])
+    before_target = actor_prints(db)
+    schema_before = fingerprint.of_schema(db)
+    for template in ("WF-INCIDENT", "FILE-CHANGELOG"):
+        db.execute("SELECT * FROM dot_iu_auto_instantiate_from_event(%s, %s, false)", [template, LOOK_TARGET])
+    evidence.expect(
+        "look-alike actors and the background actor hold (lineage, audit) rows",
+        have={a: sc.rows_per_actor(db).get(a) for a in [*LOOK_ALIKES.values(), sc.BACKGROUND_ACTOR]},
+        want={a: (1, 1) for a in LOOK_ALIKES.values()} | {sc.BACKGROUND_ACTOR: (12, 12)},
+    )
+    report = sc.rollback_report(db, LOOK_TARGET, dry_run=False)
+    evidence.expect(
+        "live rollback report (instances, lineage, audit, outbox)",
+        have=[report.get(t) for t in ("information_unit", sc.LINEAGE, sc.AUDIT, "event_outbox")],
+        want=[2, 2, 2, 2],
+    )
+    evidence.expect("target's footprint after the rollback", have=sc.footprint(db, LOOK_TARGET), want=sc.NO_FOOTPRINT)
+    after = actor_prints(db)
+    changed = sorted(
+        f"{name} ({actor}): {table} {before_target.get((actor, table))} -> {after.get((actor, table))}"
+        for name, actor in [*LOOK_ALIKES.items(), ("background", sc.BACKGROUND_ACTOR)]
+        for table in sc.ROLLBACK_TABLES
+        if before_target.get((actor, table)) != after.get((actor, table))
+    )
+    evidence.expect_no_rows("look-alike or background actor rows changed, per table", changed)
+    evidence.expect_no_rows(
+        "tables whose fingerprint differs from before the target's batch",
+        fingerprint.describe(fingerprint.diff(schema_before, fingerprint.of_schema(db))),
+    )

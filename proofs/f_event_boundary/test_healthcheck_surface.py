@@ -47,7 +47,7 @@ def test_the_surface_is_green_on_the_fixtures_and_present_in_every_call(db, evid
 
 @pytest.mark.claim("F-6")
 def test_the_surface_is_evaluated_on_every_call(db, evidence):
-    """Every dot_iu_healthcheck() call re-reads the boundary: red naming a changed gate or route, green on revert."""
+    """Every dot_iu_healthcheck() call re-reads the boundary: red naming a changed gate or route (even disabled)."""
     steps = [
         ("shipped", None, True, None),
         (
@@ -76,6 +76,14 @@ def test_the_surface_is_evaluated_on_every_call(db, evidence):
             True,
             None,
         ),
+        (
+            "a disabled route registered",
+            "INSERT INTO route_registry (event_type, route, enabled)"
+            " VALUES (%(type)s, 'https://f6.invalid/off', false)",
+            False,
+            "route https://f6.invalid/off (disabled",
+        ),
+        ("the disabled route removed", "DELETE FROM route_registry WHERE route = 'https://f6.invalid/off'", True, None),
     ]
     seen, want = [], []
     for label, sql, ok_wanted, named in steps:

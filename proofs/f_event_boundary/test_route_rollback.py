@@ -1,5 +1,11 @@
 """F-5: an accidental route on the internal type turns the boundary red, and
-unregister_internal_routes.sql restores green removing only internal-lane routes."""
+unregister_internal_routes.sql restores green removing only internal-lane routes.
+
+Oracle: the routes read straight from the tables before the script, split by
+their type's lane in Python. Branches: an enabled and a disabled route on the
+internal type (both accidental, both removed), an enabled and a disabled route
+on a live-lane type (both kept: a route's ``enabled`` flag never decides).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ from proofs.f_event_boundary import _boundary as fb
 ACCIDENTAL_ROUTE = "https://f5.invalid/accidental-hook"
 LIVE_TYPE = "iu.proof.f5_live"
 LIVE_ROUTE = "https://f5.invalid/live-hook"
+LIVE_ROUTE_OFF = "https://f5.invalid/live-hook-disabled"
+ACCIDENTAL_ROUTE_OFF = "https://f5.invalid/accidental-hook-disabled"
+PROOF_ROUTES = [ACCIDENTAL_ROUTE, ACCIDENTAL_ROUTE_OFF, LIVE_ROUTE, LIVE_ROUTE_OFF]
 ROUTES_SQL = """
 SELECT r.event_type, e.delivery_lane, r.route
   FROM route_registry r JOIN event_type_registry e USING (event_type)
@@ -49,11 +58,11 @@ def test_an_accidental_route_turns_red_and_the_rollback_script_restores_green(fr
 def _remove_proof_rows(dsn: str) -> None:
     """Leave a reused scratch database as found: the proof's routes, type and removal-log rows go."""
     with connect(dsn) as conn:
-        conn.execute("DELETE FROM route_registry WHERE route IN (%s, %s)", [ACCIDENTAL_ROUTE, LIVE_ROUTE])
+        conn.execute("DELETE FROM route_registry WHERE route = ANY(%s)", [PROOF_ROUTES])
         conn.execute("DELETE FROM event_type_registry WHERE event_type = %s", [LIVE_TYPE])
         conn.execute(
-            "DELETE FROM route_registry_removal_log WHERE removed_by = %s AND route IN (%s, %s)",
-            [fb.ACTOR, ACCIDENTAL_ROUTE, LIVE_ROUTE],
+            "DELETE FROM route_registry_removal_log WHERE removed_by = %s AND route = ANY(%s)",
+            [fb.ACTOR, PROOF_ROUTES],
         )
         conn.commit()
 
@@ -70,10 +79,19 @@ def _prove_rollback_path(dsn: str, psql: PsqlRunner, evidence: Evidence) -> None
         conn.execute(
             "INSERT INTO route_registry (event_type, route) VALUES (%s, %s)", [fb.EVENT_TYPE, ACCIDENTAL_ROUTE]
         )
+        for event_type, route in ((LIVE_TYPE, LIVE_ROUTE_OFF), (fb.EVENT_TYPE, ACCIDENTAL_ROUTE_OFF)):
+            conn.execute(
+                "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, false)", [event_type, route]
+            )
         conn.commit()
     routes_registered, _ = _state(dsn)
     internal_routes = [r for r in routes_registered if r[1] == "internal"]
     evidence.record("routes after the accidental registration", routes_registered)
+    evidence.expect(
+        "the proof's routes on the internal type (enabled and disabled)",
+        have=[r[2] for r in internal_routes if r[2] in PROOF_ROUTES],
+        want=[ACCIDENTAL_ROUTE, ACCIDENTAL_ROUTE_OFF],
+    )
 
     red = psql.run(fb.PROOF_SCRIPT, dsn=dsn)
     red_error = fb.error_line(red)
@@ -102,7 +120,11 @@ def _prove_rollback_path(dsn: str, psql: PsqlRunner, evidence: Evidence) -> None
         have=routes_after,
         want=[r for r in routes_registered if r[1] != "internal"],
     )
-    evidence.expect("live-lane route survives", have=(LIVE_TYPE, "live", LIVE_ROUTE) in routes_after, want=True)
+    evidence.expect(
+        "live-lane routes survive (enabled, disabled)",
+        have=[(LIVE_TYPE, "live", r) in routes_after for r in (LIVE_ROUTE, LIVE_ROUTE_OFF)],
+        want=[True, True],
+    )
     evidence.before_after("route_registry_removal_log rows", logged_before, logged_after)
     evidence.expect("removal log delta", have=logged_after - logged_before, want=len(internal_routes))
     with connect(dsn) as conn:

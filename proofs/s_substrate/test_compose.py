@@ -1,8 +1,25 @@
-"""S-7: composing a collection: refusals write nothing, digests are deterministic."""
+"""S-7: composing a collection: refusals write nothing, digests are deterministic.
+
+Oracle: Python's ``hashlib`` over the canonical text that migrations 004 and
+006 document, never one SQL digest function checked against another:
+
+- a piece's ``content_digest`` is the hex sha256 of the UTF-8 bytes of its body;
+- a collection's membership digest (``fn_iu_membership_digest``), an ordered
+  piece list's digest (``fn_iu_pieces_digest``), a template's
+  ``template_digest`` and a lineage row's ``instance_digest`` are all the hex
+  sha256 of the UTF-8 bytes of ``<piece code>:<content_digest>`` per piece, in
+  position order, joined by a line feed (no trailing one); a collection without
+  memberships hashes the empty text; a unit that is not a collection has NULL.
+
+Boundaries: one piece (no separator), a body with non-ASCII characters and a
+line feed of its own, the empty membership. Branches of the refusal: unknown,
+retired, non-piece, empty list.
+"""
 
 import pytest
 
 from iu_prove.substrate import counts, sqlstate_of
+from proofs import _model as model
 
 TOUCHED = ["information_unit", "iu_piece_membership", "iu_three_axis_envelope_dirty"]
 BAD_COMPOSITIONS = {
@@ -11,6 +28,7 @@ BAD_COMPOSITIONS = {
     "a collection as piece": ["TPL-P01", "DIEU"],
     "no pieces": [],
 }
+UNICODE_BODY = "Ünïcödé piece — 演员\nsecond line: ';--"
 
 
 @pytest.mark.claim("S-7")
@@ -24,18 +42,77 @@ def test_composing_from_a_bad_piece_raises_and_writes_nothing(db, evidence, case
     evidence.expect("row counts after the refusal", have=counts(db, TOUCHED), want=before)
 
 
+def _digest(db, code: str) -> str | None:
+    return db.execute("SELECT fn_iu_membership_digest(id) FROM information_unit WHERE code = %s", [code]).fetchone()[0]
+
+
 @pytest.mark.claim("S-7")
-def test_the_membership_digest_is_deterministic(db, evidence):
-    """Two collections of the same ordered pieces share a digest, equal to the digest of the piece list."""
-    pieces = ["TPL-P03", "TPL-P01", "TPL-P02"]
+def test_the_membership_digest_is_sha256_of_the_ordered_pieces_canonical_text(db, evidence):
+    """A collection's digest is sha256 of its pieces' code:content_digest lines in order: same pieces, same digest."""
+    db.execute(
+        "INSERT INTO information_unit (code, kind, body, axis_a, created_by) VALUES ('S7-UNICODE', 'piece', %s, 'u', "
+        "'iu-prove')",
+        [UNICODE_BODY],
+    )
+    pieces = ["TPL-P03", "S7-UNICODE", "TPL-P01", "TPL-P02"]
     for code in ("S7-A", "S7-B"):
         db.execute("SELECT fn_iu_compose(%s, %s, 'iu-prove')", [code, pieces])
-    a, b = (
-        db.execute("SELECT fn_iu_membership_digest(id) FROM information_unit WHERE code = %s", [c]).fetchone()[0]
-        for c in ("S7-A", "S7-B")
+    db.execute("SELECT fn_iu_compose('S7-ONE', ARRAY['TPL-P05'], 'iu-prove')")
+    bodies = model.bodies(db)
+    want = model.pieces_digest([(c, bodies[c]) for c in pieces])
+    evidence.expect(
+        "content digest of the unicode piece",
+        have=db.execute("SELECT content_digest FROM information_unit WHERE code = 'S7-UNICODE'").fetchone()[0],
+        want=model.content_digest(UNICODE_BODY),
     )
-    want = db.execute("SELECT fn_iu_pieces_digest(%s)", [pieces]).fetchone()[0]
-    reordered = db.execute("SELECT fn_iu_pieces_digest(%s)", [sorted(pieces)]).fetchone()[0]
-    evidence.expect("digest of S7-A", have=a, want=want)
-    evidence.expect("digest of S7-B", have=b, want=want)
-    evidence.expect_true("order matters (sorted list digests differently)", reordered != want)
+    evidence.expect("digest of S7-A", have=_digest(db, "S7-A"), want=want)
+    evidence.expect("digest of S7-B", have=_digest(db, "S7-B"), want=want)
+    evidence.expect(
+        "digest of the piece list", have=db.execute("SELECT fn_iu_pieces_digest(%s)", [pieces]).fetchone()[0], want=want
+    )
+    evidence.expect(
+        "digest of the piece list, sorted (order matters)",
+        have=db.execute("SELECT fn_iu_pieces_digest(%s)", [sorted(pieces)]).fetchone()[0],
+        want=model.pieces_digest([(c, bodies[c]) for c in sorted(pieces)]),
+    )
+    evidence.expect_true("the sorted list digests differently", want != model.pieces_digest(
+        [(c, bodies[c]) for c in sorted(pieces)]
+    ))  # fmt: skip
+    evidence.expect("digest of a one-piece collection", have=_digest(db, "S7-ONE"), want=model.pieces_digest(
+        [("TPL-P05", bodies["TPL-P05"])]
+    ))  # fmt: skip
+    db.execute(
+        "DELETE FROM iu_piece_membership WHERE collection_id = (SELECT id FROM information_unit WHERE code = 'S7-ONE')"
+    )
+    evidence.expect("digest of a collection without memberships", have=_digest(db, "S7-ONE"), want=model.sha256_hex(""))
+    evidence.expect("digest of a piece (not a collection)", have=_digest(db, "TPL-P05"), want=None)
+
+
+@pytest.mark.claim("S-7")
+@pytest.mark.readonly
+def test_every_stored_digest_is_sha256_of_its_canonical_text(db, evidence):
+    """Every piece's content digest, template digest and recorded instance digest equals hashlib's over its text."""
+    bodies = model.bodies(db)
+    pieces = db.execute("SELECT code, body, content_digest FROM information_unit WHERE kind = 'piece'").fetchall()
+    evidence.expect("pieces", have=len(pieces), want=66)
+    evidence.expect_no_rows(
+        "pieces whose content_digest is not sha256(body)",
+        [(c, d) for c, b, d in pieces if d != model.content_digest(b)],
+    )
+    templates = db.execute("SELECT code, version, piece_codes, template_digest FROM iu_collection_template").fetchall()
+    evidence.expect("templates", have=len(templates), want=12)
+    evidence.expect_no_rows(
+        "templates whose template_digest is not sha256 of their pieces' canonical text",
+        [(c, v, d) for c, v, codes, d in templates if d != model.pieces_digest([(p, bodies[p]) for p in codes])],
+    )
+    lineage = db.execute(
+        "SELECT l.instance_collection_id, u.code, l.instance_digest, fn_iu_membership_digest(u.id) "
+        "FROM iu_collection_template_instance_lineage l JOIN information_unit u ON u.id = l.instance_collection_id"
+    ).fetchall()
+    evidence.expect("background instances", have=len(lineage), want=12)
+    wrong = []
+    for cid, code, recorded, current in lineage:
+        want = model.pieces_digest(model.members(db, cid))
+        if (recorded, current) != (want, want):
+            wrong.append((code, recorded, current, want))
+    evidence.expect_no_rows("instances whose recorded or current digest is not hashlib's (code, rec, cur, want)", wrong)

@@ -1,103 +1,211 @@
-"""S-3…S-6: the three-axis envelope cache, its staleness tracking and refreshes."""
+"""S-3…S-6: the three-axis envelope cache, its staleness tracking and refreshes.
+
+Oracle: ``proofs/_model.py`` — per axis, the number of distinct non-NULL values
+among a collection's *active* pieces, computed in Python over the raw
+membership rows; DIEU's literal 27/23/36 from the seed; and a hand-derived
+envelope for a collection built in the proof. Refresh scope is read from every
+envelope row's ``refreshed_at`` (``model.touched``), not from the refresh log.
+
+Branches the fixtures reach: a retired piece and a draft piece inside a
+collection (excluded), a NULL axis value (not counted), a piece held by several
+collections. Scope both ways: what must be refreshed is, every other envelope
+keeps its ``refreshed_at`` and its counts.
+"""
 
 import pytest
 
-from iu_prove.substrate import DIEU_ENVELOPE, computed_envelope, count, dirty_codes, envelope, envelope_mismatches
+from iu_prove.substrate import DIEU_ENVELOPE, count, dirty_codes
+from proofs import _model as model
 
 REFRESH_LOG = "iu_three_axis_envelope_refresh_log"
 GATE = "iu_core.three_axis_auto_refresh_enabled"
 # A template piece held by the templates' background instances (several collections).
 SHARED_PIECE = "TPL-P01"
+# S6-MIXED: the hand-derived envelope of two active pieces, a draft and a retired one (axis c of B is NULL)
+MIXED = [
+    ("S6-ACTIVE-A", "active", "x1", "y1", "z1"),
+    ("S6-ACTIVE-B", "active", "x1", "y2", None),
+    ("S6-DRAFT", "draft", "x9", "y9", "z9"),
+    ("S6-RETIRED", "active", "x8", "y8", "z8"),  # retired after composition
+]
+MIXED_ENVELOPE = [1, 2, 1]
 
 
-def collections_holding(db, piece_code: str) -> list[str]:
-    return [
-        r[0]
-        for r in db.execute(
-            "SELECT DISTINCT c.code FROM iu_piece_membership m JOIN information_unit c ON c.id = m.collection_id "
-            "JOIN information_unit p ON p.id = m.piece_id WHERE p.code = %s ORDER BY 1",
+def ids_of(db, codes) -> dict:
+    return dict(db.execute("SELECT id, code FROM information_unit WHERE code = ANY(%s)", [list(codes)]).fetchall())
+
+
+def holders_of(db, piece_code: str) -> dict:
+    """id -> code of the collections holding the piece, read raw."""
+    return dict(
+        db.execute(
+            "SELECT DISTINCT c.id, c.code FROM iu_piece_membership m JOIN information_unit c ON c.id = m.collection_id "
+            "JOIN information_unit p ON p.id = m.piece_id WHERE p.code = %s",
             [piece_code],
         ).fetchall()
-    ]
+    )
+
+
+def computed(db) -> dict:
+    """fn_iu_three_axis_envelope_compute for every collection (the code under test)."""
+    return {
+        r[0]: [r[1], r[2], r[3]]
+        for r in db.execute(
+            "SELECT u.id, c.* FROM information_unit u, fn_iu_three_axis_envelope_compute(u.id) c "
+            "WHERE u.kind = 'collection'"
+        ).fetchall()
+    }
+
+
+def differing(have: dict, want: dict, names: dict) -> list:
+    """(code, have, want) where a collection's envelope differs from the model (missing counts as [])."""
+    return sorted(
+        (names.get(cid, str(cid)), have.get(cid), want.get(cid, [0, 0, 0]))
+        for cid in set(have) | set(want)
+        if have.get(cid) != want.get(cid, [0, 0, 0])
+    )
+
+
+def collection_names(db) -> dict:
+    return dict(db.execute("SELECT id, code FROM information_unit WHERE kind = 'collection'").fetchall())
 
 
 def last_refresh(db) -> tuple:
-    return db.execute(
-        "SELECT reason, refreshed_count, ARRAY(SELECT u.code FROM information_unit u "
-        "WHERE u.id = ANY(l.refreshed_collections) ORDER BY u.code) "
-        f"FROM {REFRESH_LOG} l ORDER BY occurred_at DESC LIMIT 1"
-    ).fetchone()
+    return db.execute(f"SELECT reason, refreshed_count FROM {REFRESH_LOG} ORDER BY occurred_at DESC LIMIT 1").fetchone()
 
 
 @pytest.mark.claim("S-3")
 @pytest.mark.readonly
 def test_dieu_envelope_is_27_23_36_cached_and_recomputed(db, evidence):
     """The DIEU envelope is 27/23/36, both as cached and as recomputed from its active pieces."""
-    evidence.expect("DIEU cached envelope", have=envelope(db, "DIEU"), want=DIEU_ENVELOPE)
-    evidence.expect("DIEU recomputed envelope", have=computed_envelope(db, "DIEU"), want=DIEU_ENVELOPE)
-    evidence.record(
-        "DIEU active pieces",
-        db.execute(
-            "SELECT count(*) FROM iu_piece_membership m JOIN information_unit c ON c.id = m.collection_id "
-            "JOIN information_unit p ON p.id = m.piece_id WHERE c.code = 'DIEU' AND p.lifecycle_state = 'active'"
-        ).fetchone()[0],
+    names = collection_names(db)
+    dieu = next(cid for cid, code in names.items() if code == "DIEU")
+    want = model.all_envelopes(db)
+    evidence.expect(
+        "DIEU envelope by the model (against the seed's literal)", have=want[dieu], want=list(DIEU_ENVELOPE)
+    )
+    evidence.expect("DIEU cached envelope", have=model.cached_envelopes(db)[dieu], want=list(DIEU_ENVELOPE))
+    evidence.expect("DIEU recomputed envelope", have=computed(db)[dieu], want=list(DIEU_ENVELOPE))
+    evidence.expect_no_rows("recomputed envelopes differing from the model", differing(computed(db), want, names))
+    evidence.expect_no_rows(
+        "cached envelopes differing from the model", differing(model.cached_envelopes(db), want, names)
+    )
+    evidence.expect(
+        "DIEU memberships (active, retired)",
+        have=list(
+            db.execute(
+                "SELECT count(*) FILTER (WHERE p.lifecycle_state = 'active'), "
+                "count(*) FILTER (WHERE p.lifecycle_state = 'retired') "
+                "FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id WHERE m.collection_id = %s",
+                [dieu],
+            ).fetchone()
+        ),
+        want=[40, 2],
     )
 
 
 @pytest.mark.claim("S-4")
 def test_lifecycle_change_with_gate_on_refreshes_the_collections_holding_the_piece(db, evidence):
     """With the auto-refresh gate on, a piece's lifecycle change writes one refresh row covering its collections."""
-    holders = collections_holding(db, SHARED_PIECE)
-    before = count(db, REFRESH_LOG)
+    holders = holders_of(db, SHARED_PIECE)
+    before, at_before = count(db, REFRESH_LOG), model.refreshed_at(db)
+    cached_before = model.cached_envelopes(db)
     db.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-prove')", [GATE])
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = %s", [SHARED_PIECE])
     evidence.before_after("refresh log rows", before, count(db, REFRESH_LOG))
     evidence.expect("refresh log delta", have=count(db, REFRESH_LOG) - before, want=1)
-    reason, _refreshed, codes = last_refresh(db)
-    evidence.expect("refresh reason", have=reason, want="iu_lifecycle_trigger")
-    evidence.expect("collections refreshed", have=codes, want=holders)
+    evidence.expect("refresh reason", have=last_refresh(db)[0], want="iu_lifecycle_trigger")
+    touched = model.touched(at_before, model.refreshed_at(db))
+    evidence.expect(
+        "envelopes rewritten (by refreshed_at)",
+        have=sorted(holders.get(c, str(c)) for c in touched),
+        want=sorted(holders.values()),
+    )
     evidence.expect("still dirty", have=dirty_codes(db), want=[])
-    evidence.expect_no_rows("cached envelopes differing from recomputation", envelope_mismatches(db, holders))
+    names = collection_names(db)
+    want = model.all_envelopes(db)
+    cached = model.cached_envelopes(db)
+    evidence.expect_no_rows(
+        "refreshed envelopes differing from the model",
+        differing({c: cached[c] for c in holders}, {c: want[c] for c in holders}, names),
+    )
+    evidence.expect(
+        "every other envelope's counts unchanged",
+        have={names[c]: v for c, v in cached.items() if c not in holders},
+        want={names[c]: v for c, v in cached_before.items() if c not in holders},
+    )
 
 
 @pytest.mark.claim("S-4")
 def test_lifecycle_change_with_gate_off_only_marks_the_collections_dirty(db, evidence):
     """With the gate off (shipped), a lifecycle change writes no refresh row and leaves its collections dirty."""
-    holders = collections_holding(db, SHARED_PIECE)
-    before = count(db, REFRESH_LOG)
+    holders = holders_of(db, SHARED_PIECE)
+    before, at_before = count(db, REFRESH_LOG), model.refreshed_at(db)
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = %s", [SHARED_PIECE])
     evidence.before_after("refresh log rows", before, count(db, REFRESH_LOG))
     evidence.expect("refresh log delta", have=count(db, REFRESH_LOG) - before, want=0)
-    evidence.expect("dirty collections", have=dirty_codes(db), want=holders)
+    evidence.expect("dirty collections", have=dirty_codes(db), want=sorted(holders.values()))
+    evidence.expect_no_rows("envelopes rewritten", sorted(map(str, model.touched(at_before, model.refreshed_at(db)))))
 
 
 @pytest.mark.claim("S-5")
 def test_refresh_if_stale_is_idempotent(db, evidence):
     """Refresh-if-stale refreshes the dirty scope once; a second call returns false and writes nothing."""
+    holders = holders_of(db, SHARED_PIECE)
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = %s", [SHARED_PIECE])
-    dirty = len(dirty_codes(db))
-    before = count(db, REFRESH_LOG)
+    evidence.expect("dirty before", have=dirty_codes(db), want=sorted(holders.values()))
+    before, at_before = count(db, REFRESH_LOG), model.refreshed_at(db)
     first = db.execute("SELECT fn_iu_three_axis_envelope_refresh_if_stale('proof')").fetchone()[0]
-    middle = count(db, REFRESH_LOG)
+    middle, at_middle = count(db, REFRESH_LOG), model.refreshed_at(db)
     second = db.execute("SELECT fn_iu_three_axis_envelope_refresh_if_stale('proof')").fetchone()[0]
     after = count(db, REFRESH_LOG)
-    evidence.record("dirty before", dirty)
     evidence.expect("first call", have=first, want=True)
     evidence.expect("first call refresh rows", have=middle - before, want=1)
-    evidence.expect("first call refreshed count", have=last_refresh(db)[1], want=dirty)
+    evidence.expect("first call refreshed count", have=last_refresh(db)[1], want=len(holders))
+    evidence.expect(
+        "first call rewrote exactly the dirty envelopes (by refreshed_at)",
+        have=sorted(holders.get(c, str(c)) for c in model.touched(at_before, at_middle)),
+        want=sorted(holders.values()),
+    )
     evidence.expect("second call", have=second, want=False)
     evidence.expect("second call refresh rows", have=after - middle, want=0)
+    evidence.expect_no_rows(
+        "envelopes the second call rewrote", sorted(map(str, model.touched(at_middle, model.refreshed_at(db))))
+    )
 
 
 @pytest.mark.claim("S-6")
 def test_manual_refresh_clears_every_dirty_scope(db, evidence):
-    """The operator's manual refresh clears every dirty mark and every cached envelope equals recomputation."""
+    """The operator's manual refresh clears every dirty mark and every cached envelope equals the model."""
+    for code, state, a, b, c in MIXED:
+        db.execute(
+            "INSERT INTO information_unit (code, kind, lifecycle_state, axis_a, axis_b, axis_c, created_by) "
+            "VALUES (%s, 'piece', %s, %s, %s, %s, 'iu-prove')",
+            [code, state, a, b, c],
+        )
+    db.execute("SELECT fn_iu_compose('S6-MIXED', %s, 'iu-prove')", [[m[0] for m in MIXED]])
+    db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = 'S6-RETIRED'")
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code IN ('TPL-P01', 'DIEU-P05')")
     db.execute("UPDATE iu_three_axis_envelope SET axis_a_count = axis_a_count + 5")  # stale cache, not marked
-    evidence.record("dirty before", len(dirty_codes(db)))
+    names = collection_names(db)
+    evidence.expect(
+        "dirty before",
+        have=dirty_codes(db),
+        want=sorted({"S6-MIXED", "DIEU"} | set(holders_of(db, "TPL-P01").values())),
+    )
+    at_before = model.refreshed_at(db)
     refreshed = db.execute("SELECT dot_iu_three_axis_envelope_refresh()").fetchone()[0]
-    collections = count(db, "information_unit", "kind = 'collection'")
-    evidence.expect("collections refreshed", have=refreshed, want=collections)
+    evidence.expect("collections refreshed", have=refreshed, want=len(names))
     evidence.expect("dirty after", have=dirty_codes(db), want=[])
-    evidence.expect_no_rows("cached envelopes differing from recomputation", envelope_mismatches(db))
+    evidence.expect(
+        "envelopes rewritten (by refreshed_at)",
+        have=sorted(names[c] for c in model.touched(at_before, model.refreshed_at(db))),
+        want=sorted(names.values()),
+    )
+    want = model.all_envelopes(db)
+    cached = model.cached_envelopes(db)
+    mixed = next(cid for cid, code in names.items() if code == "S6-MIXED")
+    evidence.expect("S6-MIXED by the model (against the hand-derived table)", have=want[mixed], want=MIXED_ENVELOPE)
+    evidence.expect("S6-MIXED cached", have=cached.get(mixed), want=MIXED_ENVELOPE)
+    evidence.expect_no_rows("cached envelopes differing from the model", differing(cached, want, names))
     evidence.expect("log reason", have=last_refresh(db)[0], want="manual_full_refresh")

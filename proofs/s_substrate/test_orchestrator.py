@@ -1,8 +1,17 @@
-"""S-8…S-10: the auto-instantiate orchestrator (migration 033) and its event type."""
+"""S-8…S-10: the auto-instantiate orchestrator (migration 033) and its event type.
+
+Oracle for digest_matches_template: hashlib over the pieces' canonical text
+(``proofs/_model.py``, see S-7) against the template digest stored at
+registration. Branches: a template whose pieces are unchanged (true, live and
+dry run) and one whose piece was edited after registration (false, live and
+dry run); the edit must then show as drift of exactly the older instance of
+that template in ``v_iu_digest_drift`` and turn the digest_drift surface red.
+"""
 
 import pytest
 
-from iu_prove.substrate import INTERNAL_EVENT_TYPE, counts, instantiate, sqlstate_of
+from iu_prove.substrate import INTERNAL_EVENT_TYPE, counts, healthcheck, instantiate, sqlstate_of
+from proofs import _model as model
 
 GATE = "iu_core.auto_instantiate_enabled"
 WRITES = [
@@ -91,3 +100,45 @@ def test_the_instance_event_type_is_registered_internal_with_no_route(db, eviden
         "SELECT route, enabled FROM route_registry WHERE event_type = %s", [INTERNAL_EVENT_TYPE]
     ).fetchall()
     evidence.expect_no_rows("routes keyed to the event type", routes)
+
+
+@pytest.mark.claim("S-9")
+def test_a_piece_edited_after_registration_makes_the_instance_digest_differ_and_shows_as_drift(db, evidence):
+    """A piece edited after its template's registration: digest_matches_template false, older instance drifts."""
+    db.execute("UPDATE information_unit SET body = body || ' (edited)' WHERE code = 'TPL-P13'")
+    db.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-prove')", [GATE])
+    bodies = model.bodies(db)
+    template = db.execute(
+        "SELECT piece_codes, template_digest FROM iu_collection_template WHERE code = 'WF-AUDIT' AND version = 1"
+    ).fetchone()
+    now_digest = model.pieces_digest([(c, bodies[c]) for c in template[0]])
+    evidence.expect_true("the edit changed the pieces' digest (hashlib)", now_digest != template[1])
+    edited_dry = instantiate(db, "WF-AUDIT", dry_run=True)
+    edited = instantiate(db, "WF-AUDIT", instance_code="S9-EDITED")
+    control = instantiate(db, "WF-REVIEW", instance_code="S9-CONTROL")
+    control_dry = instantiate(db, "WF-REVIEW", dry_run=True)
+    evidence.expect(
+        "digest_matches_template (edited live, edited dry run, unedited live, unedited dry run)",
+        have=[edited[3], edited_dry[3], control[3], control_dry[3]],
+        want=[False, False, True, True],
+    )
+    lineage = db.execute(
+        "SELECT template_digest, instance_digest FROM iu_collection_template_instance_lineage "
+        "WHERE instance_collection_id = %s",
+        [edited[0]],
+    ).fetchone()
+    evidence.expect("lineage (template digest, instance digest)", have=list(lineage), want=[template[1], now_digest])
+    audit = db.execute(
+        "SELECT dry_run, digest_matches_template FROM iu_auto_instantiate_event_log "
+        "WHERE template_code = 'WF-AUDIT' AND triggered_by = 'iu-prove' ORDER BY dry_run"
+    ).fetchall()
+    evidence.expect("audit rows (dry_run, digest_matches_template)", have=audit, want=[(False, False), (True, False)])
+    drift = [r[0] for r in db.execute("SELECT instance_code FROM v_iu_digest_drift ORDER BY 1").fetchall()]
+    evidence.expect("instances in v_iu_digest_drift", have=drift, want=["BULK12-WF-AUDIT-v1"])
+    surface = {s: (ok, detail) for s, ok, detail in healthcheck(db)}.get("digest_drift", (None, ""))
+    evidence.expect(
+        "digest_drift surface (ok, names the drifted instance)",
+        have=[surface[0], "BULK12-WF-AUDIT-v1" in surface[1]],
+        want=[False, True],
+        rows=[surface[1]],
+    )
