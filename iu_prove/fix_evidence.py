@@ -47,7 +47,7 @@ def pytest_runtest_call(item: pytest.Item):
         ev = item.stash.get(_EVIDENCE, None)
         if ev is not None and ev.failures:
             crash = ProofFailed(f"then the proof stopped: {type(exc).__name__}", str(exc).strip()[:500], "no error")
-            raise ProofFailed.of_all([*ev.failures, crash], ev.planned) from exc
+            raise ProofFailed.of_all([*ev.failures, crash], ev.planned + 1) from exc
         raise
     ev = item.stash.get(_EVIDENCE, None)
     if ev is None:

@@ -166,8 +166,11 @@ def deciding_fact(tests: list[TestOutcome], failures: list[dict[str, str]]) -> s
         lines = [ln.strip() for ln in failures[0]["text"].splitlines() if ln.strip()]
         have = next((ln.removeprefix("have:").strip() for ln in lines if ln.startswith("have:")), None)
         want = next((ln.removeprefix("want:").strip() for ln in lines if ln.startswith("want:")), None)
+        title = lines[0]
+        if title.endswith("expectations failed") and len(lines) > 1:  # several: the first one decides
+            title = lines[1].split("] ", 1)[-1]
         if have is not None and want is not None:
-            return _short(f"{lines[0]}: have {have}, want {want}")
+            return _short(f"{title}: have {have}, want {want}")
         return _short(lines[-1] if lines else "failed")
     for t in tests:
         for name, value in t.evidence.items():
