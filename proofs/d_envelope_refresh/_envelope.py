@@ -8,18 +8,22 @@ from typing import Any
 
 import psycopg
 
-from iu_prove.substrate import PROOF_ACTOR, scalar, set_gate
 from proofs import _model as model
+from proofs._substrate import (  # noqa: F401  (the D proofs' vocabulary)
+    AUDIT,
+    DIRTY,
+    ERROR_LOG,
+    INSTANTIATE_GATE,
+    LINEAGE,
+    PROOF_ACTOR,
+    REFRESH_GATE,
+    REFRESH_LOG,
+    scalar,
+    set_gate,
+)
 
-LINEAGE = "iu_collection_template_instance_lineage"
-AUDIT = "iu_auto_instantiate_event_log"
-REFRESH_LOG = "iu_three_axis_envelope_refresh_log"
-ERROR_LOG = "iu_three_axis_envelope_trigger_error_log"
-DIRTY = "iu_three_axis_envelope_dirty"
 TRIGGER = "trg_iu_lineage_envelope_refresh"
 TRIGGER_FUNCTION = "fn_iu_trg_lineage_envelope_refresh"
-REFRESH_GATE = "iu_core.three_axis_auto_refresh_enabled"
-INSTANTIATE_GATE = "iu_core.auto_instantiate_enabled"
 REASON = "iu_auto_instantiate_trigger"
 SURFACE = "envelope_lineage_trigger"
 SURFACE_FUNCTION = "fn_iu_hc_envelope_lineage_trigger"

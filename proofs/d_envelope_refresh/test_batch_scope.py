@@ -16,8 +16,8 @@ written (with the dirty backlog at k = 0); every other row kept its
 import pytest
 
 from iu_prove.profiles import for_every_n
-from iu_prove.substrate import DIEU_ENVELOPE, computed_envelope, envelope
 from proofs import _model as model
+from proofs._substrate import DIEU_ENVELOPE, computed_envelope, envelope
 
 from ._envelope import (
     ERROR_LOG,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iu_prove.substrate import scalar, set_gate
+from proofs._substrate import scalar, set_gate
 
 from ._envelope import (
     AUDIT,

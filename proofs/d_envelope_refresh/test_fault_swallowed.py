@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from iu_prove.substrate import scalar
+from proofs._substrate import scalar
 
 from ._envelope import (
     AUDIT,

@@ -4,7 +4,7 @@ and a manual refresh brings the instance's envelope in."""
 
 import pytest
 
-from iu_prove.substrate import scalar
+from proofs._substrate import scalar
 
 from ._envelope import (
     ERROR_LOG,

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
-from psycopg.abc import Query
 from psycopg.rows import dict_row
 
-AUDIT = "iu_auto_instantiate_event_log"
-LINEAGE = "iu_collection_template_instance_lineage"
+from proofs import _substrate as substrate
+from proofs._substrate import AUDIT, LINEAGE, scalar
+
 BACKGROUND_ACTOR = "iu-core-12x-bulk"
 GATE = "iu_core.auto_instantiate_enabled"
 REFRESH_GATE = "iu_core.three_axis_auto_refresh_enabled"
@@ -33,11 +33,6 @@ ROLLBACK_TABLES = (
     LINEAGE,
     "information_unit",
 )
-
-
-def scalar(conn: psycopg.Connection, query: Query, params: Iterable[Any] = ()) -> Any:
-    row = conn.execute(query, list(params)).fetchone()
-    return row[0] if row else None
 
 
 def bound_for(n: int) -> int | None:
@@ -149,7 +144,8 @@ def gate_open(conn: psycopg.Connection, key: str = GATE) -> bool:
 
 
 def set_gate(conn: psycopg.Connection, key: str, value: bool, actor: str = "iu-prove-e") -> None:
-    conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [key, "true" if value else "false", actor])
+    """Toggle a gate inside the proof's transaction, as the E proofs' actor."""
+    substrate.set_gate(conn, key, bool(value), actor)
 
 
 def expected_workflow_count(n: int, share: float = 2 / 3) -> int:

@@ -11,6 +11,7 @@ import psycopg
 from iu_prove import paths
 from iu_prove import psql as psql_mod
 from iu_prove.psql import PsqlResult
+from proofs import _substrate as substrate
 
 EVENT_TYPE = "iu.template.instance_auto_composed"
 FACTS = ("registry_row_exists", "lane_not_live", "no_route", "delivery_disabled", "live_routes_empty")
@@ -53,8 +54,8 @@ def independent_facts(conn: psycopg.Connection, event_type: str = EVENT_TYPE) ->
 
 
 def set_gate(conn: psycopg.Connection, key: str, value: str) -> None:
-    """Set a config key (JSON text) through the substrate's setter, inside the caller's transaction."""
-    conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [key, value, ACTOR])
+    """Set a config key (JSON text) through the substrate's setter, as the F proofs' actor."""
+    substrate.set_config_json(conn, key, value, ACTOR)
 
 
 def error_line(result: PsqlResult) -> str:

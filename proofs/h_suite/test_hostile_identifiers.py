@@ -32,7 +32,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from iu_prove.substrate import count, healthcheck, sqlstate_of
+from proofs._substrate import count, healthcheck, sqlstate_of
 
 CANARY = "iu_h3_canary"
 HOSTILE = {

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from iu_prove.substrate import counts
 from proofs import _model as model
+from proofs._substrate import counts
 
 HOSTILE = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40),

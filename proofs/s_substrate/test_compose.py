@@ -18,8 +18,8 @@ retired, non-piece, empty list.
 
 import pytest
 
-from iu_prove.substrate import counts, sqlstate_of
 from proofs import _model as model
+from proofs._substrate import counts, sqlstate_of
 
 TOUCHED = ["information_unit", "iu_piece_membership", "iu_three_axis_envelope_dirty"]
 BAD_COMPOSITIONS = {

@@ -14,8 +14,8 @@ keeps its ``refreshed_at`` and its counts.
 
 import pytest
 
-from iu_prove.substrate import DIEU_ENVELOPE, count, dirty_codes
 from proofs import _model as model
+from proofs._substrate import DIEU_ENVELOPE, count, dirty_codes
 
 REFRESH_LOG = "iu_three_axis_envelope_refresh_log"
 GATE = "iu_core.three_axis_auto_refresh_enabled"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from iu_prove.substrate import GATES, sqlstate_of
+from proofs._substrate import GATES, sqlstate_of
 
 
 @pytest.mark.claim("S-2")

@@ -3,7 +3,7 @@
 import pytest
 
 from iu_prove import pins
-from iu_prove.substrate import healthcheck
+from proofs._substrate import healthcheck
 
 SURFACES_035 = [
     "config_gates",

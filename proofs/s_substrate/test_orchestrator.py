@@ -10,8 +10,8 @@ that template in ``v_iu_digest_drift`` and turn the digest_drift surface red.
 
 import pytest
 
-from iu_prove.substrate import INTERNAL_EVENT_TYPE, counts, healthcheck, instantiate, sqlstate_of
 from proofs import _model as model
+from proofs._substrate import INTERNAL_EVENT_TYPE, counts, healthcheck, instantiate, sqlstate_of
 
 GATE = "iu_core.auto_instantiate_enabled"
 WRITES = [

@@ -12,9 +12,9 @@ made alone, is reported as exactly one readable line.
 import pytest
 
 from iu_prove import pins
+from proofs._substrate import LINEAGE
 
 TRIGGER = "trg_iu_lineage_envelope_refresh"
-LINEAGE = "iu_collection_template_instance_lineage"
 FUNCTION = "fn_iu_trg_lineage_envelope_refresh"
 RECREATE = f"DROP TRIGGER {TRIGGER} ON {LINEAGE}; CREATE TRIGGER {TRIGGER} "
 SHIPPED_TRIGGER = f"AFTER INSERT ROW EXECUTE {FUNCTION}() ENABLED"

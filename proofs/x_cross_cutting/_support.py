@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -10,9 +9,13 @@ from typing import Any
 import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
-from psycopg.abc import Query
 
-from iu_prove.substrate import sqlstate_of  # noqa: F401  (re-exported for the X proofs)
+from proofs import _substrate as substrate
+from proofs._substrate import gate_open as gate
+from proofs._substrate import (
+    scalar,  # noqa: F401
+    sqlstate_of,  # noqa: F401  (re-exported for the X proofs)
+)
 
 AUDIT = "iu_auto_instantiate_event_log"
 LINEAGE = "iu_collection_template_instance_lineage"
@@ -45,18 +48,9 @@ def look_alike(actor: str, kind: str) -> str:
 LOOK_ALIKES = ("suffix", "prefix", "upper", "wrapped")
 
 
-def scalar(conn: psycopg.Connection, query: Query, params: Iterable[Any] = ()) -> Any:
-    row = conn.execute(query, list(params)).fetchone()
-    return row[0] if row else None
-
-
 def set_gate(conn: psycopg.Connection, key: str, value: bool) -> None:
-    """Toggle a gate inside the proof's (rolled-back) transaction."""
-    conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [key, json.dumps(value), GATE_ACTOR])
-
-
-def gate(conn: psycopg.Connection, key: str) -> bool:
-    return bool(scalar(conn, "SELECT fn_iu_core_gate(%s)", [key]))
+    """Toggle a gate inside the proof's (rolled-back) transaction, as the X proofs' actor."""
+    substrate.set_gate(conn, key, value, GATE_ACTOR)
 
 
 def templates(conn: psycopg.Connection) -> list[tuple[str, int, str]]:

@@ -1,9 +1,16 @@
-"""Small accessors for the IU core substrate, shared by the proofs."""
+"""The proofs' shared vocabulary: the substrate's names and small accessors.
+
+Every package's helper module (``_envelope``, ``_scaleout``, ``_boundary``,
+``_support``) imports from here; a name or query used by more than one
+package lives here once. Import style everywhere: ``from proofs._substrate
+import …`` (absolute).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -16,12 +23,19 @@ GATES = {
     "iu_core.retention_enabled": False,
 }
 DIEU_ENVELOPE = (27, 23, 36)
+LINEAGE = "iu_collection_template_instance_lineage"
+AUDIT = "iu_auto_instantiate_event_log"
+REFRESH_LOG = "iu_three_axis_envelope_refresh_log"
+ERROR_LOG = "iu_three_axis_envelope_trigger_error_log"
+DIRTY = "iu_three_axis_envelope_dirty"
+REFRESH_GATE = "iu_core.three_axis_auto_refresh_enabled"
+INSTANTIATE_GATE = "iu_core.auto_instantiate_enabled"
 INTERNAL_EVENT_TYPE = "iu.template.instance_auto_composed"
 BACKGROUND_ACTOR = "iu-core-12x-bulk"
 PROOF_ACTOR = "iu-prove"
 
 
-def scalar(conn: psycopg.Connection, query: str, params: Iterable[object] = ()) -> object:
+def scalar(conn: psycopg.Connection, query: str | sql.Composable, params: Iterable[object] = ()) -> Any:
     row = conn.execute(query, list(params)).fetchone()
     return row[0] if row else None
 
@@ -41,7 +55,17 @@ def gate(conn: psycopg.Connection, key: str) -> object:
 
 def set_gate(conn: psycopg.Connection, key: str, value: object, actor: str = PROOF_ACTOR) -> None:
     """Change a gate inside the caller's transaction (never outside one that is rolled back)."""
-    conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [key, json.dumps(value), actor])
+    set_config_json(conn, key, json.dumps(value), actor)
+
+
+def set_config_json(conn: psycopg.Connection, key: str, json_text: str, actor: str = PROOF_ACTOR) -> None:
+    """Set a config key to a JSON text through the substrate's setter, inside the caller's transaction."""
+    conn.execute("SELECT fn_iu_core_config_set(%s, %s::jsonb, %s)", [key, json_text, actor])
+
+
+def gate_open(conn: psycopg.Connection, key: str) -> bool:
+    """The gate as the substrate reads it (``fn_iu_core_gate``)."""
+    return bool(scalar(conn, "SELECT fn_iu_core_gate(%s)", [key]))
 
 
 def envelope(conn: psycopg.Connection, code: str) -> tuple[int, int, int] | None:
