@@ -63,8 +63,13 @@ retention-enable:  ## run the retention cleanup live once on DSN (CONFIRM=yes), 
 mutate: $(STAMP)  ## apply every sabotage, one at a time; each must fail its claims (reports/mutation-report.md)
 	IU_PROVE_PROFILE=$(PROFILE) $(VENV)/bin/iu-mutate --report-dir $(REPORTS)
 
-bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+bench: $(STAMP) $(BENCH_STAMP)  ## speed figures as ratios in one run (reports/bench.md, bench.json); big template kept in .cache/bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv and reports
-	rm -rf $(VENV) $(REPORTS) .ruff_cache
+	rm -rf $(VENV) $(REPORTS) .ruff_cache .cache/bench
