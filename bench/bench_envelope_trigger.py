@@ -17,6 +17,12 @@ fixtures) and measures:
    subtransactions, the same rows); the batch with the gate on (one
    subtransaction per instance); and the 64/65 boundary.
 
+3. Growth between successive sizes, gate on and off (``make bench`` runs
+   1,000 / 10,000 / 100,000 with ``--no-reader``), and with ``--plain`` the
+   plain orchestrator loop — N ``dot_iu_auto_instantiate_from_event`` calls in
+   one transaction without 042's re-planning — whose growth shows whether the
+   substrate's own plans stay linear (migration 044).
+
 Runs interleave on/off and keep the fastest of the repeats (the machine may be
 shared). Writes ``reports/bench-envelope-trigger.json``.
 """

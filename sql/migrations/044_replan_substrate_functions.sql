@@ -9,7 +9,9 @@
 --    same behaviour, with plan_cache_mode = force_custom_plan, so every
 --    statement (and every foreign-key check it fires) is planned against the
 --    table sizes of the moment; fn_iu_membership_digest becomes plpgsql so the
---    setting reaches its query. 042's ANALYZE + DISCARD PLANS stays where it
+--    setting reaches its query. fn_iu_three_axis_envelope_compute, called once
+--    per collection by a full refresh, keeps cached plans made of key lookups
+--    instead (enable_seqscan and enable_bitmapscan off), re-planned never. 042's ANALYZE + DISCARD PLANS stays where it
 --    is applied (fn_iu_bounded_scaleout) and is no longer needed for linearity.
 -- 2. The dirty-set DELETE of refresh-if-stale. Each refresh deleted the whole
 --    dirty set, scanning every mark the transaction had already consumed (dead
@@ -165,10 +167,14 @@ $fn$;
 
 -- 020 ------------------------------------------------------------------------
 
+-- compute runs once per collection in a manual full refresh (every collection):
+-- re-planning it per call would cost more than the work, so its plans stay
+-- cached and are made key lookups whatever the statistics say
 CREATE OR REPLACE FUNCTION fn_iu_three_axis_envelope_compute(p_collection_id uuid)
 RETURNS TABLE(axis_a_count int, axis_b_count int, axis_c_count int)
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_custom_plan
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $fn$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM information_unit c WHERE c.id = p_collection_id AND c.kind = 'collection') THEN
