@@ -257,7 +257,11 @@ def peer_pgtap(tgt: target.Target, workdir: Path) -> dict[str, Any]:
         conn.execute("ALTER DATABASE iu_bench_pgtap SET search_path = public, tap")
     files = sorted(str(p) for p in (ROOT / "bench" / "pgtap").glob("*.sql"))
     files.append(str(pins_pgtap(tgt.head or "", workdir / "s12_pins.sql")))
-    cmd = ["pg_prove", "-d", dsn, "--set", f"n={PEER_N}", "--set", f"n_other={PEER_N}", *files]
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(dsn)  # pg_prove takes the connection as psql's separate options
+    conn_args = ["-h", str(info["host"]), "-p", str(info["port"]), "-U", str(info["user"]), "-d", str(info["dbname"])]
+    cmd = ["pg_prove", *conn_args, "--set", f"n={PEER_N}", "--set", f"n_other={PEER_N}", *files]
     t_theirs, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True))
     tgt.drop("iu_bench_pgtap")
     t_ours_serial, ours_serial = claims_run(attach_for(tgt), 0, workdir, PEER_CLAIMS, profile="bench")
@@ -269,7 +273,7 @@ def peer_pgtap(tgt: target.Target, workdir: Path) -> dict[str, Any]:
         "n": PEER_N,
         "pg_prove_s": round(t_theirs, 2),
         "pg_prove_exit": proc.returncode,
-        "pg_prove_tail": proc.stdout.strip().splitlines()[-3:],
+        "pg_prove_tail": (proc.stdout.strip().splitlines() + proc.stderr.strip().splitlines()[-2:])[-4:],
         "ours_serial_s": round(t_ours_serial, 2),
         "ours_parallel_s": round(t_ours, 2),
         "ours_verdicts": ours.verdicts(),
