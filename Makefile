@@ -69,7 +69,12 @@ MUTATE_ARGS ?=
 mutate: $(STAMP)  ## both mutation matrices: every sabotage, and mutants generated from the functions (reports/mutation-report.md)
 	$(VENV)/bin/iu-mutate --jobs $(if $(filter auto,$(WORKERS)),2,$(WORKERS)) --report-dir $(REPORTS) $(MUTATE_ARGS)
 
-bench: $(STAMP)  ## speed figures as ratios measured in one run (reports/bench.md); never part of make test
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+bench: $(STAMP) $(BENCH_STAMP)  ## speed figures as ratios in one run (reports/bench.md, bench.json); big template kept in .cache/bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv, reports and the template cache (.cache/)

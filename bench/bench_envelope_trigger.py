@@ -17,6 +17,12 @@ fixtures) and measures:
    subtransactions, the same rows); the batch with the gate on (one
    subtransaction per instance); and the 64/65 boundary.
 
+3. Growth between successive sizes, gate on and off (``make bench`` runs
+   1,000 / 10,000 / 100,000 with ``--no-reader``), and with ``--plain`` the
+   plain orchestrator loop — N ``dot_iu_auto_instantiate_from_event`` calls in
+   one transaction without 042's re-planning — whose growth shows whether the
+   substrate's own plans stay linear (migration 044).
+
 Runs interleave on/off and keep the fastest of the repeats (the machine may be
 shared). Writes ``reports/bench-envelope-trigger.json``.
 """
@@ -24,6 +30,7 @@ shared). Writes ``reports/bench-envelope-trigger.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import statistics
@@ -171,7 +178,38 @@ def reader_study(dsn: str, batch: int, iterations: int, rounds: int) -> dict[str
     }
 
 
-def run(sizes: list[int], repeats: int, reader: tuple[int, int, int], plan_mode: str) -> dict[str, Any]:
+PLAIN_LOOP_SQL = """
+DO $loop$
+DECLARE r record;
+BEGIN
+  PERFORM fn_iu_core_config_set('iu_core.auto_instantiate_enabled', 'true'::jsonb, current_setting('iu_bench.actor'));
+  FOR r IN SELECT * FROM fn_iu_bounded_scaleout_plan(current_setting('iu_bench.n')::int) LOOP
+    PERFORM dot_iu_auto_instantiate_from_event(r.template_code, current_setting('iu_bench.actor'), false,
+                                               r.template_version, format('PLAIN-%s', r.ordinal));
+  END LOOP;
+END
+$loop$
+"""
+
+
+def time_plain_loop(dsn: str, n: int) -> float:
+    """Seconds for N orchestrator calls in one transaction without 042's re-planning (gate off), rolled back."""
+    with connect(dsn) as conn:
+        _prepare(conn, n, False)
+        started = time.perf_counter()
+        conn.execute(PLAIN_LOOP_SQL)
+        seconds = time.perf_counter() - started
+        made = conn.execute("SELECT count(*) FROM iu_collection_template_instance_lineage WHERE actor = %s", [ACTOR])
+        if made.fetchone()[0] != n:
+            raise SystemExit(f"bench: plain loop N={n} made the wrong number of instances")
+        conn.rollback()
+    _vacuum(dsn)
+    return round(seconds, 4)
+
+
+def run(
+    sizes: list[int], repeats: int, reader: tuple[int, int, int] | None, plan_mode: str, plain: list[int]
+) -> dict[str, Any]:
     with EmbeddedCluster() as cluster:
         with connect(cluster.dsn("postgres"), autocommit=True) as conn:
             conn.execute("CREATE DATABASE iu_bench")
@@ -192,10 +230,15 @@ def run(sizes: list[int], repeats: int, reader: tuple[int, int, int], plan_mode:
             for n in sizes
             for gate in (False, True)
         }
-        reader_result = reader_study(dsn, *reader)
+        reader_result = reader_study(dsn, *reader) if reader else None
+        plain_seconds = {}
+        for n in plain:
+            plain_seconds[str(n)] = time_plain_loop(dsn, n)
+            print(f"  plain orchestrator loop N={n:>6}: {plain_seconds[str(n)]:8.3f} s", flush=True)
     small, large = min(sizes), max(sizes)
-    ratio = best[(large, True)] / best[(large, False)]
-    growth = best[(large, True)] / best[(small, True)]
+    mid = 10_000 if 10_000 in sizes else large
+    ratio = best[(mid, True)] / best[(mid, False)]
+    growth = best[(mid, True)] / best[(small, True)]
     return {
         "benchmark": "envelope auto-refresh trigger (036)",
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
@@ -204,8 +247,14 @@ def run(sizes: list[int], repeats: int, reader: tuple[int, int, int], plan_mode:
         "plan_cache_mode": plan_mode,
         "runs": runs,
         "best_seconds": {f"N={n} gate={'on' if g else 'off'}": s for (n, g), s in best.items()},
+        "plain_loop_seconds": plain_seconds,
+        "growth": {
+            f"t({b})/t({a}) gate {'on' if g else 'off'}": round(best[(b, g)] / best[(a, g)], 3)
+            for a, b in itertools.pairwise(sizes)
+            for g in (True, False)
+        },
         "ratio_on_off": {
-            "n": large,
+            "n": mid,
             "value": round(ratio, 3),
             "goal": RATIO_GOAL,
             "met": ratio <= RATIO_GOAL,
@@ -213,11 +262,11 @@ def run(sizes: list[int], repeats: int, reader: tuple[int, int, int], plan_mode:
         },
         "growth_gate_on": {
             "from": small,
-            "to": large,
+            "to": mid,
             "value": round(growth, 3),
             "goal": GROWTH_GOAL,
             "met": growth <= GROWTH_GOAL,
-            "gate_off": round(best[(large, False)] / best[(small, False)], 3),
+            "gate_off": round(best[(mid, False)] / best[(small, False)], 3),
         },
         "trigger_cost_ms_per_instance": {
             str(n): round((best[(n, True)] - best[(n, False)]) * 1000 / n, 4) for n in sizes
@@ -235,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help=f"runs per (N, gate), at least {SMALL_REPEATS} for N <= {SMALL}; fastest counts",
     )
+    parser.add_argument("--no-reader", action="store_true", help="skip the concurrent-reader study")
+    parser.add_argument("--plain", default="", help="N list: plain orchestrator loop, no re-planning")
     parser.add_argument("--reader-batch", type=int, default=1000, help="batch held open for the reader study")
     parser.add_argument("--reader-iterations", type=int, default=400, help="reader queries per case and round")
     parser.add_argument("--reader-rounds", type=int, default=5, help="rounds of the reader cases")
@@ -254,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         f"plan_cache_mode {args.plan_cache_mode}",
         flush=True,
     )
-    reader = (args.reader_batch, args.reader_iterations, args.reader_rounds)
-    result = run(sizes, args.repeats, reader, args.plan_cache_mode)
+    reader = None if args.no_reader else (args.reader_batch, args.reader_iterations, args.reader_rounds)
+    plain = [int(s) for s in args.plain.split(",") if s.strip()]
+    result = run(sizes, args.repeats, reader, args.plan_cache_mode, plain)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     r, g = result["ratio_on_off"], result["growth_gate_on"]
@@ -270,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     for n, ms in result["trigger_cost_ms_per_instance"].items():
         print(f"  trigger cost per instance at N={n}: {ms:.3f} ms")
     reader = result["concurrent_reader"]
+    if reader is None:
+        print(f"wrote {args.out}")
+        return 0
     for case in reader["cases"]:
         print(f"  reader {case['reader_ms']:8.3f} ms  {case['case']} ({case['subtransactions']} subtransactions)")
     print(

@@ -15,17 +15,36 @@ no table's content differs.
     changed = fingerprint.diff(before, fingerprint.of_schema(conn))
     assert not changed, fingerprint.describe(changed)
 
-Cost: one full scan and sort per table; meant for the substrate's small tables
-(fixtures, a proof's batch), not for production-sized ones.
+Large tables (``LARGE_ROWS`` estimated rows or more when first seen) are
+fingerprinted against a *horizon* instead, so the cost does not grow with rows
+nobody touched: the horizon ``H`` is the oldest transaction id still running
+when the database is first fingerprinted by this process (kept for the
+process), and a large table's fingerprint is its row count plus the md5 of only
+the rows whose ``xmin`` is ``H`` or later — rows written (inserted, or updated
+into a new version) since ``H`` by anyone, the transaction under test included.
+That is exact: a row older than ``H`` that is visible now was already visible
+at every later fingerprint, so the old rows seen later are a subset of the old
+rows seen earlier; with equal counts and equal recent rows, they are the same
+set. One scan per table, no sort or md5 of the untouched rows. Within one
+transaction a large table is not scanned again while the transaction has
+written nothing to it since its last fingerprint (``pg_stat_xact_user_tables``
+inserts/updates/deletes and the relation's file node, which TRUNCATE and
+rewrites change): any write by the code under test, even one undone, rescans.
+(Rows frozen by VACUUM read as old; nothing freezes rows this young.)
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+
+LARGE_ROWS = int(os.environ.get("IU_PROVE_FINGERPRINT_LARGE_ROWS", "50000"))
+TX_MARK = "iu_prove.fingerprint_tx"
 
 TABLES_SQL = """
 SELECT c.relname
@@ -40,13 +59,89 @@ SELECT c.relname
 
 @dataclass(frozen=True)
 class TableFingerprint:
-    """Row count and md5 of one table's rows (``md5`` is None for an empty table)."""
+    """Row count and md5 of one table's rows (``md5`` is None for an empty table).
+
+    With ``horizon`` set (a large table), ``md5`` covers only the rows written at
+    or after that transaction id; fingerprints are comparable at equal horizons.
+    """
 
     rows: int
     md5: str | None
+    horizon: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.rows} rows, md5 {self.md5[:12] if self.md5 else '-'}"
+        scope = f" (rows since xid {self.horizon})" if self.horizon is not None else ""
+        return f"{self.rows} rows, md5{scope} {self.md5[:12] if self.md5 else '-'}"
+
+
+@dataclass
+class _DatabaseScope:
+    horizon: int
+    large: set[str]
+    seen: set[str]
+
+
+# per database (server address, port, database oid): the horizon and which tables are large
+_SCOPES: dict[tuple, _DatabaseScope] = {}
+# per (database, backend, transaction): {table: (write marks, fingerprint)} of large tables
+_TX_CACHE: dict[tuple, dict[str, tuple[tuple, TableFingerprint]]] = {}
+
+SCOPE_SQL = """
+SELECT coalesce(inet_server_addr()::text, 'local'), coalesce(inet_server_port(), 0),
+       (SELECT d.oid::bigint FROM pg_database d WHERE d.datname = current_database()),
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+"""
+
+ESTIMATE_SQL = """
+SELECT c.relname, greatest(c.reltuples, 0)::bigint
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+"""
+
+MARKS_SQL = """
+SELECT c.relname, pg_relation_filenode(c.oid), coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_upd, 0),
+       coalesce(s.n_tup_del, 0)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_stat_xact_user_tables s ON s.relid = c.oid
+ WHERE n.nspname = %s AND c.relname = ANY(%s)
+"""
+
+
+def _scope(conn: psycopg.Connection, schema: str) -> tuple[tuple, _DatabaseScope]:
+    addr, port, dboid, xmin = conn.execute(SCOPE_SQL).fetchone()
+    key = (addr, port, dboid, schema)
+    scope = _SCOPES.get(key)
+    if scope is None:
+        scope = _SCOPES[key] = _DatabaseScope(horizon=int(xmin), large=set(), seen=set())
+    unseen = [r for r in conn.execute(ESTIMATE_SQL, [schema]).fetchall() if r[0] not in scope.seen]
+    for name, estimate in unseen:  # decided once per table, so both sides of a comparison agree
+        scope.seen.add(name)
+        if estimate >= LARGE_ROWS:
+            scope.large.add(name)
+    return key, scope
+
+
+def _tx_cache(conn: psycopg.Connection, key: tuple) -> dict[str, tuple[tuple, TableFingerprint]] | None:
+    """This transaction's cache of large-table fingerprints (None outside a transaction block)."""
+    if conn.autocommit:
+        return None
+    mark = conn.execute("SELECT current_setting(%s, true)", [TX_MARK]).fetchone()[0]
+    if not mark:
+        mark = uuid.uuid4().hex
+        conn.execute("SELECT set_config(%s, %s, true)", [TX_MARK, mark])
+    pid = conn.info.backend_pid
+    if len(_TX_CACHE) > 64:
+        _TX_CACHE.clear()
+    return _TX_CACHE.setdefault((key, pid, mark), {})
+
+
+def _of_large_table(conn: psycopg.Connection, table: str, schema: str, horizon: int) -> TableFingerprint:
+    query = sql.SQL(
+        "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\") "
+        "FILTER (WHERE age(t.xmin) <= age(%s::text::xid))) FROM {}.{} AS t"
+    ).format(sql.Identifier(schema), sql.Identifier(table))
+    rows, digest = conn.execute(query, [str(horizon % 2**32)]).fetchone()
+    return TableFingerprint(int(rows), digest, horizon)
 
 
 Fingerprints = dict[str, TableFingerprint]
@@ -59,7 +154,14 @@ def tables(conn: psycopg.Connection, schema: str = "public") -> list[str]:
 
 
 def of_table(conn: psycopg.Connection, table: str, schema: str = "public") -> TableFingerprint:
-    """The fingerprint of one table."""
+    """The fingerprint of one table (against the database's horizon when the table is large)."""
+    _, scope = _scope(conn, schema)
+    if table in scope.large:
+        return _of_large_table(conn, table, schema, scope.horizon)
+    return _of_whole_table(conn, table, schema)
+
+
+def _of_whole_table(conn: psycopg.Connection, table: str, schema: str) -> TableFingerprint:
     query = sql.SQL(
         "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\")) FROM {}.{} AS t"
     ).format(sql.Identifier(schema), sql.Identifier(table))
@@ -70,7 +172,24 @@ def of_table(conn: psycopg.Connection, table: str, schema: str = "public") -> Ta
 def of_schema(conn: psycopg.Connection, schema: str = "public", exclude: Iterable[str] = ()) -> Fingerprints:
     """``{table: TableFingerprint}`` for every table of ``schema`` but those in ``exclude``."""
     skip = set(exclude)
-    return {name: of_table(conn, name, schema) for name in tables(conn, schema) if name not in skip}
+    key, scope = _scope(conn, schema)
+    names = [name for name in tables(conn, schema) if name not in skip]
+    large = [name for name in names if name in scope.large]
+    cache = _tx_cache(conn, key) if large else None
+    marks = {r[0]: tuple(r[1:]) for r in conn.execute(MARKS_SQL, [schema, large]).fetchall()} if large else {}
+    prints: Fingerprints = {}
+    for name in names:
+        if name not in scope.large:
+            prints[name] = _of_whole_table(conn, name, schema)
+            continue
+        hit = cache.get(name) if cache is not None else None
+        if hit is not None and hit[0] == marks.get(name):
+            prints[name] = hit[1]  # this transaction has written nothing to it since
+            continue
+        prints[name] = _of_large_table(conn, name, schema, scope.horizon)
+        if cache is not None:
+            cache[name] = (marks.get(name), prints[name])
+    return prints
 
 
 def diff(before: Mapping[str, TableFingerprint], after: Mapping[str, TableFingerprint]) -> Changes:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from iu_prove import config
@@ -11,7 +11,7 @@ from iu_prove import config
 PROFILE_ENV = "IU_PROVE_PROFILE"
 DEFAULT = "dev"
 # The seed's range is 20–40; the harness bound for one run is 40 unless raised.
-N_MAX = {"ci": 40, "dev": 40, "thorough": 500}
+N_MAX = {"ci": 40, "dev": 40, "thorough": 500, "bench": 40}
 SEED_RANGE = (20, 40)
 # fn_iu_bounded_scaleout's default bound: N above it is refused unless the bound is raised.
 SCALEOUT_BOUND = 40
@@ -21,6 +21,10 @@ _common = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped
 settings.register_profile("ci", derandomize=True, database=None, max_examples=12, print_blob=True, **_common)
 settings.register_profile("dev", max_examples=8, **_common)
 settings.register_profile("thorough", max_examples=100, **_common)
+# make bench only: one generated example per proof (the smallest N), no explicit ones — the peer comparison's single N
+settings.register_profile(
+    "bench", derandomize=True, database=None, max_examples=1, phases=[Phase.generate], print_blob=False, **_common
+)
 
 
 _loaded: str | None = None
