@@ -44,7 +44,7 @@ from hypothesis import Phase, settings
 
 from iu_prove import claims, paths
 from iu_prove.dsn import connect, dbname_of
-from iu_prove.mutants import generate
+from iu_prove.mutants import generate, statements
 from iu_prove.sabotage import Sabotage
 
 EXCLUDED_CLAIMS = {
@@ -93,6 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
         parent=base,
         phases=[Phase.explicit, Phase.reuse, Phase.generate],
         database=None,
+        derandomize=True,  # the coverage run and every mutant run try the same examples
         max_examples=min(base.max_examples, MUTANT_EXAMPLES),
     )
     settings.load_profile("iu-mutants")
@@ -158,6 +159,84 @@ def _named(item: pytest.Item, functions: list[generate.Function], graph: dict[in
     return found
 
 
+class Reach:
+    """Which proofs reach a mutant: those whose run fired the probe of its statement (or of
+    its nearest probed ancestor); for a function without probes, or a mutant outside any
+    statement, those that called the function (``pg_stat_user_functions``, or named by the
+    proof's module, helpers and scripts: see :func:`_named`)."""
+
+    def __init__(self, functions: list[generate.Function], cov: dict, by_id: dict[str, pytest.Item]):
+        self.probed = {int(oid): set(ks) for oid, ks in cov.get("probed", {}).items()}
+        self.shapes = {}
+        for f in functions:
+            if f.oid in self.probed:
+                try:
+                    self.shapes[f.oid] = statements.shape(f.definition, f.source)
+                except Exception:  # pglast's errors: function-level coverage
+                    self.probed.pop(f.oid)
+        graph = call_graph(functions)
+        self.calls: dict[int, list[str]] = {}  # oid → proofs that called it (function level)
+        self.hits: dict[tuple[int, int], set[str]] = {}  # (oid, statement) → proofs whose run fired its probe
+        self.any_hit: dict[int, set[str]] = {}
+        self.order = [n for n, _ in sorted(cov["items"].items(), key=lambda kv: kv[1]["seconds"]) if n in by_id]
+        for nodeid in self.order:
+            entry = cov["items"][nodeid]
+            for key in entry.get("statements", []):
+                oid, k = (int(x) for x in key.split(":"))
+                self.hits.setdefault((oid, k), set()).add(nodeid)
+                self.any_hit.setdefault(oid, set()).add(nodeid)
+            named = _named(by_id[nodeid], functions, graph)
+            for oid in set(entry["functions"]) | {o for o in named if o not in self.probed}:
+                self.calls.setdefault(oid, []).append(nodeid)
+
+    def function(self, oid: int) -> list[str]:
+        return sorted(set(self.calls.get(oid, [])) | self.any_hit.get(oid, set()))
+
+    def mutant(self, oid: int, statement: int | None) -> list[str]:
+        """Covering proofs of a mutant, fastest first."""
+        if oid not in self.probed:
+            return list(self.calls.get(oid, []))
+        shape, rep = self.shapes[oid], statement
+        while rep is not None and rep not in self.probed[oid]:
+            rep = shape.statements[rep].parent
+        hit = self.any_hit.get(oid, set())
+        # a proof that called the function with none of its probes firing (a session the
+        # log does not show) is counted as reaching every statement
+        blind = {n for n in self.calls.get(oid, []) if n not in hit}
+        chosen = (hit if rep is None else self.hits.get((oid, rep), set())) | blind
+        return [n for n in self.order if n in chosen]
+
+
+class _ServerLog:
+    """The probes (``iu-cov``) the server wrote to its log since the last read, from the
+    databases of this process."""
+
+    def __init__(self, server_dsn: str):
+        self.conn = connect(server_dsn, autocommit=True)
+        datadir = self.conn.execute("SHOW data_directory").fetchone()[0]
+        self.path = str(Path(datadir).parent / "server.log")  # where EmbeddedCluster starts it
+        self.suffix = f"_{os.getpid()}".encode()
+        self.offset = self._size()
+
+    def _size(self) -> int:
+        return self.conn.execute("SELECT (pg_stat_file(%s, true)).size", [self.path]).fetchone()[0] or 0
+
+    def probes(self) -> set[str]:
+        size = self._size()
+        if size <= self.offset:
+            return set()
+        data = self.conn.execute(
+            "SELECT pg_read_binary_file(%s, %s, %s, true)", [self.path, self.offset, size - self.offset]
+        ).fetchone()[0]
+        data = bytes(data or b"")
+        data = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self.offset += len(data)
+        return {f"{int(m[1])}:{int(m[2])}" for m in statements.LOG_RE.finditer(data) if m[3].endswith(self.suffix)}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def _progress(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -171,6 +250,10 @@ class MutantRun:
         self.measuring = False
         self.monitor: psycopg.Connection | None = None
         self.fresh_calls: dict[int, int] = {}
+        self.instrumented: dict[int, str] | None = None  # oid → CREATE OR REPLACE of its probed body
+        self.probed: dict[int, list[int]] = {}  # oid → statements with a probe
+        self.log: _ServerLog | None = None
+        self.originals: dict[int, str] = {}
 
     # -- stats ---------------------------------------------------------------
     def _calls(self, conn: psycopg.Connection, others_than: set[int]) -> dict[int, int]:
@@ -210,6 +293,50 @@ class MutantRun:
 
         tgt.drop = drop
 
+    def _wrap_clone(self, tgt) -> None:
+        """Every database cloned while the coverage map is built gets the probed bodies."""
+        original = tgt.clone
+
+        def clone(dbname: str, template: str | None = None) -> str:
+            dsn = original(dbname, template)
+            if self.measuring:
+                self._instrument(dsn)
+            return dsn
+
+        tgt.clone = clone
+
+    def _instrument(self, dsn: str) -> None:
+        with connect(dsn) as conn:
+            if self.instrumented is None:  # the first clone: which bodies take their probes
+                self.instrumented = {}
+                for fn in generate.load_functions(conn):
+                    if fn.language != "plpgsql":
+                        continue
+                    try:
+                        shape = statements.shape(fn.definition, fn.source)
+                        sql = fn.replace_sql(statements.instrument(fn.oid, fn.source, shape))
+                        with conn.transaction():
+                            conn.execute(sql)
+                    except (psycopg.Error, ValueError) as exc:  # it keeps function-level coverage
+                        _progress(f"iu-mutants: no statement probes in {fn.signature}: {str(exc).splitlines()[0]}")
+                        continue
+                    self.instrumented[fn.oid] = sql
+                    self.probed[fn.oid] = [st.index for st in shape.statements if st.probe_at is not None]
+                    self.originals[fn.oid] = fn.definition
+            else:
+                for sql in self.instrumented.values():
+                    conn.execute(sql)
+            conn.commit()
+
+    def _restore(self) -> None:
+        """The worker's clone gets its functions back as they were before the coverage run."""
+        if self.proof_dsn is None or not self.originals:
+            return
+        with connect(self.proof_dsn) as conn:
+            for definition in self.originals.values():
+                conn.execute(definition)
+            conn.commit()
+
     # -- running items -------------------------------------------------------
     @staticmethod
     def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str]:
@@ -245,6 +372,8 @@ class MutantRun:
             return json.loads(Path(path).read_text())
         tgt = _state(self.config).target
         self._wrap_drop(tgt)
+        self._wrap_clone(tgt)
+        self.log = _ServerLog(tgt.server_dsn)
         cov: dict = {"items": {}, "failed": {}}
         self.measuring = True
         started = time.monotonic()
@@ -263,13 +392,21 @@ class MutantRun:
                 else:  # the first proof: everything called so far is its own
                     called |= set(now)
                 before = now
+            reached = self.log.probes()
             if ok:
-                cov["items"][item.nodeid] = {"seconds": round(took, 3), "functions": sorted(called)}
+                cov["items"][item.nodeid] = {
+                    "seconds": round(took, 3),
+                    "functions": sorted(called),
+                    "statements": sorted(reached),
+                }
             else:
                 cov["failed"][item.nodeid] = message
             eta = (time.monotonic() - started) / k * (len(items) - k)
             _progress(f"iu-mutants: coverage [{k}/{len(items)}] {item.nodeid} {took:.1f}s — ETA {eta:.0f}s")
         self.measuring = False
+        self.log.close()
+        self._restore()
+        cov["probed"] = {str(oid): sorted(ks) for oid, ks in self.probed.items()}
         if path:  # written whole, then renamed: other shards wait for it
             Path(path + ".part").write_text(json.dumps(cov))
             Path(path + ".part").rename(path)
@@ -310,13 +447,8 @@ class MutantRun:
             functions, mutants = generate.generate(conn)
             generate.check_compiles(conn, mutants)
         fn_by_sig = {f.signature: f for f in functions}
-        covering: dict[int, list[str]] = {}
-        graph = call_graph(functions)
-        for nodeid, entry in sorted(cov["items"].items(), key=lambda kv: kv[1]["seconds"]):
-            if nodeid in by_id:
-                for oid in sorted(set(entry["functions"]) | _named(by_id[nodeid], functions, graph)):
-                    covering.setdefault(oid, []).append(nodeid)
-        selected = self._select(mutants, {f.signature for f in functions if covering.get(f.oid)})
+        reach = Reach(functions, cov, by_id)
+        selected = self._select(mutants, {f.signature for f in functions if reach.function(f.oid)})
         runnable = [m for m in selected if m.compiles]
         seconds = {nodeid: entry["seconds"] for nodeid, entry in cov["items"].items()}
         killers: dict[int, dict[str, int]] = {}
@@ -327,7 +459,7 @@ class MutantRun:
             fn = fn_by_sig[m.function]
             # proofs that killed this function's earlier mutants first, then the fastest
             wins = killers.setdefault(fn.oid, {})
-            proofs = sorted(covering.get(fn.oid, []), key=lambda n: (-wins.get(n, 0), seconds[n]))
+            proofs = sorted(reach.mutant(fn.oid, m.statement), key=lambda n: (-wins.get(n, 0), seconds[n]))
             t0 = time.monotonic()
             killer, message, ran = None, "", 0
             if proofs:
@@ -351,6 +483,8 @@ class MutantRun:
                 "message": message if killer else "",
                 "proofs_run": ran,
                 "covered": bool(proofs),
+                "statement": m.statement,
+                "covering_claims": sorted({claims.claim_of(by_id[n]) for n in proofs}),
                 "seconds": round(time.monotonic() - t0, 3),
             }
             results.append(outcome)
