@@ -57,6 +57,7 @@ EXCLUDED_FIXTURES = {
     "attach_spec": "a nested pytest run of its own",
 }
 MUTANT_EXAMPLES = 3
+COVERAGE_WAIT_S = 1800  # a shard waits this long for the others' share of the coverage map
 MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
 
 
@@ -73,6 +74,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iu-mutants-shard", default="0/1", help="i/n: run every n-th mutant from the i-th")
     group.addoption("--iu-mutants-coverage", default=None, help="coverage map file: read if present, else written")
+    group.addoption(
+        "--iu-mutants-registry",
+        default=None,
+        help="run these registered sabotages (a JSON list of ids) in-process instead of generated mutants",
+    )
 
 
 def _state(config: pytest.Config):
@@ -127,7 +133,13 @@ def _iu_mutants_probe(request: pytest.FixtureRequest):
 def pytest_runtestloop(session: pytest.Session):
     if session.testsfailed or session.config.option.collectonly:
         return None
-    session.config.stash[RUN].execute(session)
+    ids = session.config.getoption("iu_mutants_registry")
+    if ids:
+        from iu_prove.mutants import registry
+
+        registry.execute(session.config.stash[RUN], session, ids, session.config.getoption("iu_mutants_out"))
+    else:
+        session.config.stash[RUN].execute(session)
     return True
 
 
@@ -339,18 +351,20 @@ class MutantRun:
 
     # -- running items -------------------------------------------------------
     @staticmethod
-    def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str]:
+    def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str, str]:
+        """(passed, seconds, first error line, phase of the first failure)."""
         started = time.monotonic()
         # what the previous run left set up (its module, package) and this item does not share
         item.session._setupstate.teardown_exact(item)
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
         failed = [r for r in reports if r.failed]
-        message = ""
+        message = when = ""
         if failed:
             text = failed[0].longreprtext.strip().splitlines()
             errors = [line[2:].strip() for line in text if line.startswith("E ")]
             message = ((errors or text or [failed[0].when])[0])[:200]
-        return (not failed, time.monotonic() - started, message)
+            when = failed[0].when
+        return (not failed, time.monotonic() - started, message, when)
 
     def _eligible(self, items: list[pytest.Item]) -> tuple[list[pytest.Item], dict[str, str]]:
         keep, left_out = [], {}
@@ -375,12 +389,14 @@ class MutantRun:
         self._wrap_clone(tgt)
         self.log = _ServerLog(tgt.server_dsn)
         cov: dict = {"items": {}, "failed": {}}
+        index, count = self._shard()
+        items = [item for k, item in enumerate(items) if k % count == index]  # each shard measures its share
         self.measuring = True
         started = time.monotonic()
         before: dict[int, int] | None = None
         for k, item in enumerate(items, start=1):
             self.fresh_calls = {}
-            ok, took, message = self._run_item(item, nextitems[item.nodeid])
+            ok, took, message, _ = self._run_item(item, nextitems[item.nodeid])
             if self.proof_dsn and self.monitor is None:
                 self.monitor = connect(self.proof_dsn, autocommit=True)
                 self.monitor.execute("SET stats_fetch_consistency = none")
@@ -407,10 +423,31 @@ class MutantRun:
         self.log.close()
         self._restore()
         cov["probed"] = {str(oid): sorted(ks) for oid, ks in self.probed.items()}
-        if path:  # written whole, then renamed: other shards wait for it
-            Path(path + ".part").write_text(json.dumps(cov))
-            Path(path + ".part").rename(path)
-        return cov
+        if not path:
+            return cov
+        # each share written whole, then renamed; every shard waits for all of them
+        mine = Path(f"{path}.{index}of{count}")
+        Path(f"{mine}.tmp").write_text(json.dumps(cov))
+        Path(f"{mine}.tmp").rename(mine)
+        parts = [Path(f"{path}.{i}of{count}") for i in range(count)]
+        deadline = time.monotonic() + COVERAGE_WAIT_S
+        while not all(p.exists() for p in parts):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the other shards' coverage did not arrive in {COVERAGE_WAIT_S} s")
+            time.sleep(0.5)
+        merged: dict = {"items": {}, "failed": {}, "probed": {}}
+        for part in parts:
+            doc = json.loads(part.read_text())
+            for key in merged:
+                merged[key].update(doc[key])
+        if index == 0:
+            Path(path + ".tmp").write_text(json.dumps(merged))
+            Path(path + ".tmp").rename(path)
+        return merged
+
+    def _shard(self) -> tuple[int, int]:
+        index, count = (int(x) for x in self.config.getoption("iu_mutants_shard").split("/"))
+        return index, count
 
     def _select(self, mutants: list[generate.Mutant], covered: set[str]) -> list[generate.Mutant]:
         if self.config.getoption("iu_mutants_covered"):
@@ -424,7 +461,7 @@ class MutantRun:
             wanted = [w.strip() for w in only.split(",") if w.strip()]
             named = [m for m in mutants if any(w in m.id for w in wanted)]
             chosen = named if not sample else chosen + [m for m in named if m not in chosen]
-        index, count = (int(x) for x in self.config.getoption("iu_mutants_shard").split("/"))
+        index, count = self._shard()
         return [m for k, m in enumerate(chosen) if k % count == index]
 
     def execute(self, session: pytest.Session) -> None:
@@ -461,14 +498,25 @@ class MutantRun:
             wins = killers.setdefault(fn.oid, {})
             proofs = sorted(reach.mutant(fn.oid, m.statement), key=lambda n: (-wins.get(n, 0), seconds[n]))
             t0 = time.monotonic()
-            killer, message, ran = None, "", 0
+            killer, message, ran, harness = None, "", 0, []
             if proofs:
-                state.sabotage = Sabotage(m.id, (), "transaction", m.diff, m.sql, "generated")
+                sab = Sabotage(m.id, (), "transaction", m.diff, m.sql, "generated")
+                state.sabotage = sab
                 self.monitor.execute(m.sql)
                 try:
                     for nodeid in proofs:
                         ran += 1
-                        ok, _, message = self._run_item(by_id[nodeid], nextitems[nodeid])
+                        ok, _, message, when = self._run_item(by_id[nodeid], nextitems[nodeid])
+                        if not ok and when != "call":
+                            # failed outside the proof's body: a kill only if it passes without the mutant
+                            state.sabotage = None
+                            self.monitor.execute(fn.definition)
+                            clean, _, _, _ = self._run_item(by_id[nodeid], nextitems[nodeid])
+                            state.sabotage = sab
+                            self.monitor.execute(m.sql)
+                            if not clean:
+                                harness.append(f"{nodeid}: {message}")
+                                continue
                         if not ok:
                             killer = nodeid
                             wins[nodeid] = wins.get(nodeid, 0) + 1
@@ -485,6 +533,7 @@ class MutantRun:
                 "covered": bool(proofs),
                 "statement": m.statement,
                 "covering_claims": sorted({claims.claim_of(by_id[n]) for n in proofs}),
+                "harness_errors": harness,  # failures that recur without the mutant: never kills
                 "seconds": round(time.monotonic() - t0, 3),
             }
             results.append(outcome)
