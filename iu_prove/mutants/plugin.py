@@ -2,20 +2,31 @@
 
 It replaces the run loop of one serial pytest session (no xdist):
 
-1. **Coverage map** — every eligible proof runs once, unmutated, with
-   ``track_functions = all``; after each, the function calls it caused (its own
-   session, the psql and other sessions it opened in the worker's clone, and the
-   clone of a durable proof, read just before that clone is dropped) are read
-   from ``pg_stat_user_functions``. A proof that fails here is left out.
+1. **Coverage map** — every eligible proof runs once, unmutated (each shard of
+   the run measures every n-th proof, then waits for the others' shares). Every
+   database cloned meanwhile has its PL/pgSQL functions' statements probed
+   (:mod:`iu_prove.mutants.statements`): the probes a proof fired, read from the
+   server log, are the statements it reached, in any session (its own, the psql
+   and other sessions it opened, a durable proof's clone), whether the function
+   then raised or not. The worker's clone gets its functions back afterwards.
+   The functions each proof called (``track_functions = all``,
+   ``pg_stat_user_functions``) are kept for SQL-language functions and bodies
+   without probes. A proof that fails here is left out.
 2. **Mutants** — generated from the functions in the worker's clone
    (:mod:`iu_prove.mutants.generate`), each compiled once in a rolled-back
-   transaction. For each compiling mutant, only the proofs that call its
-   function re-run in-process (``runtestprotocol``), fastest first, stopping at
-   the first that fails. The mutant is applied as a ``transaction``-mode
-   sabotage — ``CREATE OR REPLACE`` after ``BEGIN`` in every proof transaction
-   (and committed into a durable proof's fresh clone by ``fresh_database``) —
-   and, for the psql and other sessions a proof opens, committed in the
-   worker's own clone for the mutant's run and restored right after.
+   transaction. For each compiling mutant, only the proofs that reached its
+   statement (:class:`Reach`) re-run in-process (``runtestprotocol``): the
+   proofs that killed the function's earlier mutants first, then the fastest,
+   stopping at the first that fails. Hypothesis proofs try their explicit
+   examples and ``MUTANT_EXAMPLES`` generated ones, derandomized (the same in
+   the coverage run and every mutant run), without shrinking. The mutant is
+   applied as a ``transaction``-mode sabotage — ``CREATE OR REPLACE`` after
+   ``BEGIN`` in every proof transaction (and committed into a durable proof's
+   fresh clone by ``fresh_database``) — and, for the psql and other sessions a
+   proof opens, committed in the worker's own clone for the mutant's run and
+   restored right after. A proof that fails outside its body (set-up,
+   tear-down) kills the mutant only if it passes without it; otherwise the
+   failure is listed as an error of the harness, never a kill.
 
 Proofs left out of mutant runs: the inventory, pins and checksum claims
 (``EXCLUDED_CLAIMS``: a kill there says nothing about behaviour), proofs on a
@@ -23,7 +34,8 @@ private cluster of their own (``private_cluster``: built once per session, it
 cannot take a mutant per run) and nested pytest runs (``attach_spec``).
 
 Results go to ``--iu-mutants-out`` as JSON; :mod:`iu_prove.mutants.report`
-turns them into the report.
+turns them into the report. With ``--iu-mutants-registry`` the session runs
+registered sabotages instead (:mod:`iu_prove.mutants.registry`).
 """
 
 from __future__ import annotations
@@ -57,6 +69,10 @@ EXCLUDED_FIXTURES = {
     "attach_spec": "a nested pytest run of its own",
 }
 MUTANT_EXAMPLES = 3
+# A mutant runs against at most this many of the proofs that reach it, the likeliest killers
+# first (those that killed the function's earlier mutants, then the fastest): a guard every
+# call passes is reached by dozens of proofs, and a survivor would run them all.
+MUTANT_PROOFS_MAX = 8
 COVERAGE_WAIT_S = 1800  # a shard waits this long for the others' share of the coverage map
 MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
 
@@ -74,6 +90,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iu-mutants-shard", default="0/1", help="i/n: run every n-th mutant from the i-th")
     group.addoption("--iu-mutants-coverage", default=None, help="coverage map file: read if present, else written")
+    group.addoption(
+        "--iu-mutants-max-proofs",
+        type=int,
+        default=MUTANT_PROOFS_MAX,
+        help=f"run a mutant against at most this many of the proofs reaching it (default {MUTANT_PROOFS_MAX}, 0: all)",
+    )
     group.addoption(
         "--iu-mutants-registry",
         default=None,
@@ -489,6 +511,7 @@ class MutantRun:
         runnable = [m for m in selected if m.compiles]
         seconds = {nodeid: entry["seconds"] for nodeid, entry in cov["items"].items()}
         killers: dict[int, dict[str, int]] = {}
+        max_proofs = self.config.getoption("iu_mutants_max_proofs")
         results = []
         state = _state(self.config)
         mstarted = time.monotonic()
@@ -496,7 +519,8 @@ class MutantRun:
             fn = fn_by_sig[m.function]
             # proofs that killed this function's earlier mutants first, then the fastest
             wins = killers.setdefault(fn.oid, {})
-            proofs = sorted(reach.mutant(fn.oid, m.statement), key=lambda n: (-wins.get(n, 0), seconds[n]))
+            reaching = sorted(reach.mutant(fn.oid, m.statement), key=lambda n: (-wins.get(n, 0), seconds[n]))
+            proofs = reaching[:max_proofs] if max_proofs else reaching
             t0 = time.monotonic()
             killer, message, ran, harness = None, "", 0, []
             if proofs:
@@ -532,14 +556,18 @@ class MutantRun:
                 "proofs_run": ran,
                 "covered": bool(proofs),
                 "statement": m.statement,
-                "covering_claims": sorted({claims.claim_of(by_id[n]) for n in proofs}),
+                "proofs_reaching": len(reaching),
+                "covering_claims": sorted({claims.claim_of(by_id[n]) for n in reaching}),
                 "harness_errors": harness,  # failures that recur without the mutant: never kills
                 "seconds": round(time.monotonic() - t0, 3),
             }
             results.append(outcome)
             eta = (time.monotonic() - mstarted) / k * (len(runnable) - k)
             verdict = f"killed by {outcome['claim']}" if killer else ("SURVIVED" if proofs else "not covered")
-            _progress(f"iu-mutants: [{k}/{len(runnable)}] {m.id}: {verdict} ({ran} proofs) — ETA {eta:.0f}s")
+            _progress(
+                f"iu-mutants: [{k}/{len(runnable)}] {m.id}: {verdict} ({ran} of {len(reaching)} proofs)"
+                f" — ETA {eta:.0f}s"
+            )
         restored = self.monitor.execute(
             "SELECT count(*) FROM pg_proc p JOIN unnest(%s::oid[], %s::text[]) AS f(oid, src) ON f.oid = p.oid "
             "WHERE p.prosrc <> f.src",

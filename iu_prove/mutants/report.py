@@ -87,7 +87,15 @@ def summarise(results_doc: dict, equivalent: dict[str, str] | None = None) -> di
             claims[res["claim"]]["killed"] += 1
         else:
             row["survived"].append(
-                {"id": m["id"], "diff": m["diff"], "covered": bool(res.get("covered")), "operator": m["operator"]}
+                {
+                    "id": m["id"],
+                    "diff": m["diff"],
+                    "covered": bool(res.get("covered")),
+                    "operator": m["operator"],
+                    "proofs_run": res.get("proofs_run", 0),
+                    "proofs_reaching": res.get("proofs_reaching", res.get("proofs_run", 0)),
+                    "claims": res.get("covering_claims", []),
+                }
             )
     for row in by_fn.values():
         row["kills_by_claim"] = dict(sorted(row["kills_by_claim"].items()))
@@ -151,7 +159,7 @@ def markdown(gen: dict) -> list[str]:
         f"**{gen['killed']} of {gen['total'] - gen['equivalent']} killed — score {_pct(gen['score'])}** "
         f"({gen['generated']} generated, {gen['not_compiling']} not compiling and counted apart, "
         f"{gen['equivalent']} equivalent, {gen['survived']} survived of which {gen['not_covered']} "
-        "no proof calls)",
+        "no proof reaches)",
         "",
         "| migrations | mutants | killed | survived | equivalent | score |",
         "|---|---|---|---|---|---|",
@@ -190,7 +198,11 @@ def markdown(gen: dict) -> list[str]:
     lines += ["", "### Survivors", ""]
     for r in gen["by_function"]:
         for s in r["survived"]:
-            note = "" if s["covered"] else " *(no proof calls it)*"
+            note = (
+                f" ({s['proofs_run']} of {s['proofs_reaching']} reaching proofs run; claims {', '.join(s['claims'])})"
+                if s["covered"]
+                else " *(no proof reaches it)*"
+            )
             lines.append(f"- `{s['id']}`{note}: `{s['diff']}`")
     if gen["stale_equivalents"]:
         lines += ["", "### Stale equivalent entries (no such mutant any more)", ""]

@@ -62,6 +62,7 @@ def run(
     sample: int = 0,
     seed: int = 16,
     only: str | None = None,
+    max_proofs: int | None = None,
     proofs: list[str] | None = None,
     workdir: Path | None = None,
 ) -> dict:
@@ -74,6 +75,8 @@ def run(
             common.append(f"--iu-mutants-sample={sample}")
         if only:
             common.append(f"--iu-mutants-only={only}")
+        if max_proofs is not None:
+            common.append(f"--iu-mutants-max-proofs={max_proofs}")
         running = []
         for shard in range(jobs):
             args = [
