@@ -1,8 +1,12 @@
 """The falsifiability matrix: every registered sabotage, applied one at a time,
 must make each claim it names fail.
 
-Each sabotage runs in a child pytest run attached to one shared cluster (so no
-child builds its own), selecting only the claims it targets. The result is the
+``transaction``-mode sabotages run in ``jobs`` serial pytest sessions, each
+taking its share in turn in-process (:mod:`iu_prove.mutants.registry`); the
+others (``database`` mode, claims with a proof on a private cluster or a nested
+run), and any that survive in-process, run in a child pytest run each, attached
+to one shared cluster (so no child builds its own), selecting only the claims
+it targets. The result is the
 ``registry`` part of ``mutation-report.{md,json}``: sabotage → claims expected to
 fail → claims that did. The ``generated`` part comes from :mod:`iu_prove.mutants`.
 """
@@ -75,19 +79,68 @@ def run_all(
     extra_args: list[str] | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> list[Outcome]:
+    """Transaction-mode sabotages in ``jobs`` in-process sessions (:mod:`iu_prove.mutants.registry`);
+    the others, and any that survive there, in a child run each."""
     sabotages = [s for s in registry().values() if not only or only in s.id]
-    outcomes: list[Outcome] = []
+    by_id = {s.id: s for s in sabotages}
+    outcomes: dict[str, Outcome] = {}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="iu-mutate-") as tmp, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_one, s, attach, Path(tmp), extra_args or []): s for s in sabotages}
-        for done, future in enumerate(as_completed(futures), start=1):
-            out = future.result()
-            outcomes.append(out)
-            elapsed = time.monotonic() - started
-            eta = elapsed / done * (len(sabotages) - done)
-            state = "killed" if out.killed else f"SURVIVED ({out.error or ', '.join(out.survivors)})"
-            progress(f"[{done}/{len(sabotages)}] {out.sabotage}: {state} in {out.duration_s:.1f}s — ETA {eta:.0f}s")
-    return sorted(outcomes, key=lambda o: o.sabotage)
+    with tempfile.TemporaryDirectory(prefix="iu-mutate-") as tmp:
+        work = Path(tmp)
+        shared = [s.id for s in sabotages if s.mode == "transaction"]
+        children = [s.id for s in sabotages if s.mode != "transaction"]
+        shards = [shared[i::jobs] for i in range(jobs) if shared[i::jobs]]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_in_process, ids, attach, work, i, progress) for i, ids in enumerate(shards)]
+            for future in as_completed(futures):
+                done, deferred = future.result()
+                children += deferred
+                for out in done:
+                    if out.killed or out.error.startswith("the sabotage's SQL"):
+                        outcomes[out.sabotage] = out
+                    else:  # confirmed (or not) by a child run with the run's own Hypothesis profile
+                        children.append(out.sabotage)
+        progress(
+            f"registry: {len(outcomes)} sabotages in-process in {time.monotonic() - started:.0f}s; "
+            f"{len(children)} in child runs"
+        )
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(run_one, by_id[i], attach, work, extra_args or []): i for i in children}
+            for done, future in enumerate(as_completed(futures), start=1):
+                out = future.result()
+                outcomes[out.sabotage] = out
+                eta = (time.monotonic() - started) / done * (len(children) - done)
+                state = "killed" if out.killed else f"SURVIVED ({out.error or ', '.join(out.survivors)})"
+                progress(f"[{done}/{len(children)}] {out.sabotage}: {state} in {out.duration_s:.1f}s — ETA {eta:.0f}s")
+    return sorted(outcomes.values(), key=lambda o: o.sabotage)
+
+
+def _in_process(
+    ids: list[str], attach: str, work: Path, shard: int, progress: Callable[[str], None]
+) -> tuple[list[Outcome], list[str]]:
+    """One serial session running ``ids`` in turn; (outcomes, ids it left to child runs)."""
+    from iu_prove.mutants import run as generated_run
+
+    ids_file, out = work / f"registry{shard}.ids.json", work / f"registry{shard}.json"
+    ids_file.write_text(json.dumps(ids))
+    args = [
+        "proofs", f"--iu-mutants-registry={ids_file}", f"--iu-mutants-out={out}",
+        f"--iu-report-dir={work / f'registry-report{shard}'}",
+    ]  # fmt: skip
+    proc, thread, tail = generated_run._start(args, attach, f"[{shard + 1}] ")
+    try:
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    thread.join(timeout=5)
+    if not out.exists():  # the session broke: every sabotage of it gets a child run
+        progress(f"registry: in-process session {shard + 1} ended without results:\n{''.join(tail)}")
+        return [], ids
+    doc = json.loads(out.read_text())
+    fields = Outcome.__dataclass_fields__
+    return [Outcome(**{k: v for k, v in o.items() if k in fields}) for o in doc["outcomes"]], doc["deferred"]
 
 
 def document(outcomes: list[Outcome]) -> dict:

@@ -58,6 +58,15 @@ def test_a_seeded_sample_of_generated_mutants_is_killed_above_the_floor(sample_r
     assert all(r["id"] in mreport.equivalents() for r in control), "the control is declared equivalent"
     assert control and not any(r["killed_by"] for r in control), control
     assert all(r["proofs_run"] > 0 for r in control), "the control ran against no proof"
+    # statement coverage: the proofs' runs fired probes, and each mutant ran only against
+    # proofs that reached its statement
+    probes = {key for p in doc["coverage"]["proofs"].values() for key in p.get("statements", [])}
+    assert probes, "no statement probe fired in the coverage run"
+    assert all(r["statement"] is not None for r in control), "the control has no statement"
+    assert not gen["harness_errors"], gen["harness_errors"]
+    for cid, c in gen["by_claim"].items():
+        assert 0 <= c["killed"] <= c["total"], (cid, c)
+    assert gen["by_claim"][known[0]["claim"]]["killed"] >= 1
     survivors = [s["diff"] for r in gen["by_function"] for s in r["survived"]]
     assert gen["score"] >= FLOOR, f"score {gen['score']} below {FLOOR}; survivors: {survivors}"
     assert "SURVIVED" in proc.stderr or "killed by" in proc.stderr  # progress is printed per mutant

@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matrix", choices=("both", "registry", "generated"), default="both")
     parser.add_argument("--sample", type=int, default=0, help="a seeded sample of this many generated mutants")
     parser.add_argument("--seed", type=int, default=16, help="seed of the sample (default 16)")
+    parser.add_argument(
+        "--max-proofs",
+        type=int,
+        default=None,
+        help="run a generated mutant against at most this many of the proofs that reach it (default 8, 0: all)",
+    )
     args = parser.parse_args(argv)
     outcomes = generated = None
     timings: dict[str, float] = {}
@@ -43,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             spec = tgt.for_children().to_json()
             if args.matrix in ("both", "generated"):
                 started = time.monotonic()
-                results = generated_run.run(spec, jobs=args.jobs, sample=args.sample, seed=args.seed, only=args.only)
+                results = generated_run.run(
+                    spec, jobs=args.jobs, sample=args.sample, seed=args.seed, only=args.only, max_proofs=args.max_proofs
+                )
                 generated = generated_report.summarise(results)
                 timings["generated"] = time.monotonic() - started
             if args.matrix in ("both", "registry"):

@@ -21,6 +21,7 @@ import psycopg
 from pglast import parser as pgparser
 
 from iu_prove import paths
+from iu_prove.mutants import statements
 
 OPERATORS = (
     "comparison",  # < ↔ <=, > ↔ >=, = ↔ <>
@@ -76,6 +77,7 @@ class Mutant:
     diff: str  # one line: "L12: old → new"
     body: str
     sql: str = ""  # CREATE OR REPLACE with the mutated body
+    statement: int | None = None  # the PL/pgSQL statement it is in (iu_prove.mutants.statements)
     compiles: bool | None = None
     compile_error: str = ""
     extra: dict = field(default_factory=dict)
@@ -327,6 +329,12 @@ def mutants_of(fn: Function) -> list[Mutant]:
     seen: set[str] = set()
     out: list[Mutant] = []
     body = fn.source
+    shape = None
+    if fn.language == "plpgsql":
+        try:
+            shape = statements.shape(fn.definition, fn.source)
+        except Exception:  # pglast's errors: the mutant then has no statement (function-level coverage)
+            shape = None
     for span in regions(fn):
         toks = _tokens(body, span)
         for operator, start, end, replacement in _edits(toks):
@@ -344,6 +352,7 @@ def mutants_of(fn: Function) -> list[Mutant]:
                 line=line,
                 diff=diff,
                 body=mutated,
+                statement=shape.statement_at(start) if shape is not None else None,
             )
             error = _parses(fn, mutated)
             if error:

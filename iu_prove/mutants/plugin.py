@@ -2,20 +2,31 @@
 
 It replaces the run loop of one serial pytest session (no xdist):
 
-1. **Coverage map** — every eligible proof runs once, unmutated, with
-   ``track_functions = all``; after each, the function calls it caused (its own
-   session, the psql and other sessions it opened in the worker's clone, and the
-   clone of a durable proof, read just before that clone is dropped) are read
-   from ``pg_stat_user_functions``. A proof that fails here is left out.
+1. **Coverage map** — every eligible proof runs once, unmutated (each shard of
+   the run measures every n-th proof, then waits for the others' shares). Every
+   database cloned meanwhile has its PL/pgSQL functions' statements probed
+   (:mod:`iu_prove.mutants.statements`): the probes a proof fired, read from the
+   server log, are the statements it reached, in any session (its own, the psql
+   and other sessions it opened, a durable proof's clone), whether the function
+   then raised or not. The worker's clone gets its functions back afterwards.
+   The functions each proof called (``track_functions = all``,
+   ``pg_stat_user_functions``) are kept for SQL-language functions and bodies
+   without probes. A proof that fails here is left out.
 2. **Mutants** — generated from the functions in the worker's clone
    (:mod:`iu_prove.mutants.generate`), each compiled once in a rolled-back
-   transaction. For each compiling mutant, only the proofs that call its
-   function re-run in-process (``runtestprotocol``), fastest first, stopping at
-   the first that fails. The mutant is applied as a ``transaction``-mode
-   sabotage — ``CREATE OR REPLACE`` after ``BEGIN`` in every proof transaction
-   (and committed into a durable proof's fresh clone by ``fresh_database``) —
-   and, for the psql and other sessions a proof opens, committed in the
-   worker's own clone for the mutant's run and restored right after.
+   transaction. For each compiling mutant, only the proofs that reached its
+   statement (:class:`Reach`) re-run in-process (``runtestprotocol``): the
+   proofs that killed the function's earlier mutants first, then the fastest,
+   stopping at the first that fails. Hypothesis proofs try their explicit
+   examples and ``MUTANT_EXAMPLES`` generated ones, derandomized (the same in
+   the coverage run and every mutant run), without shrinking. The mutant is
+   applied as a ``transaction``-mode sabotage — ``CREATE OR REPLACE`` after
+   ``BEGIN`` in every proof transaction (and committed into a durable proof's
+   fresh clone by ``fresh_database``) — and, for the psql and other sessions a
+   proof opens, committed in the worker's own clone for the mutant's run and
+   restored right after. A proof that fails outside its body (set-up,
+   tear-down) kills the mutant only if it passes without it; otherwise the
+   failure is listed as an error of the harness, never a kill.
 
 Proofs left out of mutant runs: the inventory, pins and checksum claims
 (``EXCLUDED_CLAIMS``: a kill there says nothing about behaviour), proofs on a
@@ -23,7 +34,8 @@ private cluster of their own (``private_cluster``: built once per session, it
 cannot take a mutant per run) and nested pytest runs (``attach_spec``).
 
 Results go to ``--iu-mutants-out`` as JSON; :mod:`iu_prove.mutants.report`
-turns them into the report.
+turns them into the report. With ``--iu-mutants-registry`` the session runs
+registered sabotages instead (:mod:`iu_prove.mutants.registry`).
 """
 
 from __future__ import annotations
@@ -44,7 +56,7 @@ from hypothesis import Phase, settings
 
 from iu_prove import claims, paths
 from iu_prove.dsn import connect, dbname_of
-from iu_prove.mutants import generate
+from iu_prove.mutants import generate, statements
 from iu_prove.sabotage import Sabotage
 
 EXCLUDED_CLAIMS = {
@@ -57,6 +69,11 @@ EXCLUDED_FIXTURES = {
     "attach_spec": "a nested pytest run of its own",
 }
 MUTANT_EXAMPLES = 3
+# A mutant runs against at most this many of the proofs that reach it, the likeliest killers
+# first (those that killed the function's earlier mutants, then the fastest): a guard every
+# call passes is reached by dozens of proofs, and a survivor would run them all.
+MUTANT_PROOFS_MAX = 8
+COVERAGE_WAIT_S = 1800  # a shard waits this long for the others' share of the coverage map
 MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
 
 
@@ -73,6 +90,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iu-mutants-shard", default="0/1", help="i/n: run every n-th mutant from the i-th")
     group.addoption("--iu-mutants-coverage", default=None, help="coverage map file: read if present, else written")
+    group.addoption(
+        "--iu-mutants-max-proofs",
+        type=int,
+        default=MUTANT_PROOFS_MAX,
+        help=f"run a mutant against at most this many of the proofs reaching it (default {MUTANT_PROOFS_MAX}, 0: all)",
+    )
+    group.addoption(
+        "--iu-mutants-registry",
+        default=None,
+        help="run these registered sabotages (a JSON list of ids) in-process instead of generated mutants",
+    )
 
 
 def _state(config: pytest.Config):
@@ -93,6 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
         parent=base,
         phases=[Phase.explicit, Phase.reuse, Phase.generate],
         database=None,
+        derandomize=True,  # the coverage run and every mutant run try the same examples
         max_examples=min(base.max_examples, MUTANT_EXAMPLES),
     )
     settings.load_profile("iu-mutants")
@@ -126,7 +155,13 @@ def _iu_mutants_probe(request: pytest.FixtureRequest):
 def pytest_runtestloop(session: pytest.Session):
     if session.testsfailed or session.config.option.collectonly:
         return None
-    session.config.stash[RUN].execute(session)
+    ids = session.config.getoption("iu_mutants_registry")
+    if ids:
+        from iu_prove.mutants import registry
+
+        registry.execute(session.config.stash[RUN], session, ids, session.config.getoption("iu_mutants_out"))
+    else:
+        session.config.stash[RUN].execute(session)
     return True
 
 
@@ -158,6 +193,84 @@ def _named(item: pytest.Item, functions: list[generate.Function], graph: dict[in
     return found
 
 
+class Reach:
+    """Which proofs reach a mutant: those whose run fired the probe of its statement (or of
+    its nearest probed ancestor); for a function without probes, or a mutant outside any
+    statement, those that called the function (``pg_stat_user_functions``, or named by the
+    proof's module, helpers and scripts: see :func:`_named`)."""
+
+    def __init__(self, functions: list[generate.Function], cov: dict, by_id: dict[str, pytest.Item]):
+        self.probed = {int(oid): set(ks) for oid, ks in cov.get("probed", {}).items()}
+        self.shapes = {}
+        for f in functions:
+            if f.oid in self.probed:
+                try:
+                    self.shapes[f.oid] = statements.shape(f.definition, f.source)
+                except Exception:  # pglast's errors: function-level coverage
+                    self.probed.pop(f.oid)
+        graph = call_graph(functions)
+        self.calls: dict[int, list[str]] = {}  # oid → proofs that called it (function level)
+        self.hits: dict[tuple[int, int], set[str]] = {}  # (oid, statement) → proofs whose run fired its probe
+        self.any_hit: dict[int, set[str]] = {}
+        self.order = [n for n, _ in sorted(cov["items"].items(), key=lambda kv: kv[1]["seconds"]) if n in by_id]
+        for nodeid in self.order:
+            entry = cov["items"][nodeid]
+            for key in entry.get("statements", []):
+                oid, k = (int(x) for x in key.split(":"))
+                self.hits.setdefault((oid, k), set()).add(nodeid)
+                self.any_hit.setdefault(oid, set()).add(nodeid)
+            named = _named(by_id[nodeid], functions, graph)
+            for oid in set(entry["functions"]) | {o for o in named if o not in self.probed}:
+                self.calls.setdefault(oid, []).append(nodeid)
+
+    def function(self, oid: int) -> list[str]:
+        return sorted(set(self.calls.get(oid, [])) | self.any_hit.get(oid, set()))
+
+    def mutant(self, oid: int, statement: int | None) -> list[str]:
+        """Covering proofs of a mutant, fastest first."""
+        if oid not in self.probed:
+            return list(self.calls.get(oid, []))
+        shape, rep = self.shapes[oid], statement
+        while rep is not None and rep not in self.probed[oid]:
+            rep = shape.statements[rep].parent
+        hit = self.any_hit.get(oid, set())
+        # a proof that called the function with none of its probes firing (a session the
+        # log does not show) is counted as reaching every statement
+        blind = {n for n in self.calls.get(oid, []) if n not in hit}
+        chosen = (hit if rep is None else self.hits.get((oid, rep), set())) | blind
+        return [n for n in self.order if n in chosen]
+
+
+class _ServerLog:
+    """The probes (``iu-cov``) the server wrote to its log since the last read, from the
+    databases of this process."""
+
+    def __init__(self, server_dsn: str):
+        self.conn = connect(server_dsn, autocommit=True)
+        datadir = self.conn.execute("SHOW data_directory").fetchone()[0]
+        self.path = str(Path(datadir).parent / "server.log")  # where EmbeddedCluster starts it
+        self.suffix = f"_{os.getpid()}".encode()
+        self.offset = self._size()
+
+    def _size(self) -> int:
+        return self.conn.execute("SELECT (pg_stat_file(%s, true)).size", [self.path]).fetchone()[0] or 0
+
+    def probes(self) -> set[str]:
+        size = self._size()
+        if size <= self.offset:
+            return set()
+        data = self.conn.execute(
+            "SELECT pg_read_binary_file(%s, %s, %s, true)", [self.path, self.offset, size - self.offset]
+        ).fetchone()[0]
+        data = bytes(data or b"")
+        data = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self.offset += len(data)
+        return {f"{int(m[1])}:{int(m[2])}" for m in statements.LOG_RE.finditer(data) if m[3].endswith(self.suffix)}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def _progress(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -171,6 +284,10 @@ class MutantRun:
         self.measuring = False
         self.monitor: psycopg.Connection | None = None
         self.fresh_calls: dict[int, int] = {}
+        self.instrumented: dict[int, str] | None = None  # oid → CREATE OR REPLACE of its probed body
+        self.probed: dict[int, list[int]] = {}  # oid → statements with a probe
+        self.log: _ServerLog | None = None
+        self.originals: dict[int, str] = {}
 
     # -- stats ---------------------------------------------------------------
     def _calls(self, conn: psycopg.Connection, others_than: set[int]) -> dict[int, int]:
@@ -210,20 +327,66 @@ class MutantRun:
 
         tgt.drop = drop
 
+    def _wrap_clone(self, tgt) -> None:
+        """Every database cloned while the coverage map is built gets the probed bodies."""
+        original = tgt.clone
+
+        def clone(dbname: str, template: str | None = None) -> str:
+            dsn = original(dbname, template)
+            if self.measuring:
+                self._instrument(dsn)
+            return dsn
+
+        tgt.clone = clone
+
+    def _instrument(self, dsn: str) -> None:
+        with connect(dsn) as conn:
+            if self.instrumented is None:  # the first clone: which bodies take their probes
+                self.instrumented = {}
+                for fn in generate.load_functions(conn):
+                    if fn.language != "plpgsql":
+                        continue
+                    try:
+                        shape = statements.shape(fn.definition, fn.source)
+                        sql = fn.replace_sql(statements.instrument(fn.oid, fn.source, shape))
+                        with conn.transaction():
+                            conn.execute(sql)
+                    except (psycopg.Error, ValueError) as exc:  # it keeps function-level coverage
+                        _progress(f"iu-mutants: no statement probes in {fn.signature}: {str(exc).splitlines()[0]}")
+                        continue
+                    self.instrumented[fn.oid] = sql
+                    self.probed[fn.oid] = [st.index for st in shape.statements if st.probe_at is not None]
+                    self.originals[fn.oid] = fn.definition
+            else:
+                for sql in self.instrumented.values():
+                    conn.execute(sql)
+            conn.commit()
+
+    def _restore(self) -> None:
+        """The worker's clone gets its functions back as they were before the coverage run."""
+        if self.proof_dsn is None or not self.originals:
+            return
+        with connect(self.proof_dsn) as conn:
+            for definition in self.originals.values():
+                conn.execute(definition)
+            conn.commit()
+
     # -- running items -------------------------------------------------------
     @staticmethod
-    def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str]:
+    def _run_item(item: pytest.Item, nextitem: pytest.Item) -> tuple[bool, float, str, str]:
+        """(passed, seconds, first error line, phase of the first failure)."""
         started = time.monotonic()
         # what the previous run left set up (its module, package) and this item does not share
         item.session._setupstate.teardown_exact(item)
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
         failed = [r for r in reports if r.failed]
-        message = ""
+        message = when = ""
         if failed:
             text = failed[0].longreprtext.strip().splitlines()
             errors = [line[2:].strip() for line in text if line.startswith("E ")]
             message = ((errors or text or [failed[0].when])[0])[:200]
-        return (not failed, time.monotonic() - started, message)
+            when = failed[0].when
+        return (not failed, time.monotonic() - started, message, when)
 
     def _eligible(self, items: list[pytest.Item]) -> tuple[list[pytest.Item], dict[str, str]]:
         keep, left_out = [], {}
@@ -245,13 +408,17 @@ class MutantRun:
             return json.loads(Path(path).read_text())
         tgt = _state(self.config).target
         self._wrap_drop(tgt)
+        self._wrap_clone(tgt)
+        self.log = _ServerLog(tgt.server_dsn)
         cov: dict = {"items": {}, "failed": {}}
+        index, count = self._shard()
+        items = [item for k, item in enumerate(items) if k % count == index]  # each shard measures its share
         self.measuring = True
         started = time.monotonic()
         before: dict[int, int] | None = None
         for k, item in enumerate(items, start=1):
             self.fresh_calls = {}
-            ok, took, message = self._run_item(item, nextitems[item.nodeid])
+            ok, took, message, _ = self._run_item(item, nextitems[item.nodeid])
             if self.proof_dsn and self.monitor is None:
                 self.monitor = connect(self.proof_dsn, autocommit=True)
                 self.monitor.execute("SET stats_fetch_consistency = none")
@@ -263,17 +430,46 @@ class MutantRun:
                 else:  # the first proof: everything called so far is its own
                     called |= set(now)
                 before = now
+            reached = self.log.probes()
             if ok:
-                cov["items"][item.nodeid] = {"seconds": round(took, 3), "functions": sorted(called)}
+                cov["items"][item.nodeid] = {
+                    "seconds": round(took, 3),
+                    "functions": sorted(called),
+                    "statements": sorted(reached),
+                }
             else:
                 cov["failed"][item.nodeid] = message
             eta = (time.monotonic() - started) / k * (len(items) - k)
             _progress(f"iu-mutants: coverage [{k}/{len(items)}] {item.nodeid} {took:.1f}s — ETA {eta:.0f}s")
         self.measuring = False
-        if path:  # written whole, then renamed: other shards wait for it
-            Path(path + ".part").write_text(json.dumps(cov))
-            Path(path + ".part").rename(path)
-        return cov
+        self.log.close()
+        self._restore()
+        cov["probed"] = {str(oid): sorted(ks) for oid, ks in self.probed.items()}
+        if not path:
+            return cov
+        # each share written whole, then renamed; every shard waits for all of them
+        mine = Path(f"{path}.{index}of{count}")
+        Path(f"{mine}.tmp").write_text(json.dumps(cov))
+        Path(f"{mine}.tmp").rename(mine)
+        parts = [Path(f"{path}.{i}of{count}") for i in range(count)]
+        deadline = time.monotonic() + COVERAGE_WAIT_S
+        while not all(p.exists() for p in parts):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the other shards' coverage did not arrive in {COVERAGE_WAIT_S} s")
+            time.sleep(0.5)
+        merged: dict = {"items": {}, "failed": {}, "probed": {}}
+        for part in parts:
+            doc = json.loads(part.read_text())
+            for key in merged:
+                merged[key].update(doc[key])
+        if index == 0:
+            Path(path + ".tmp").write_text(json.dumps(merged))
+            Path(path + ".tmp").rename(path)
+        return merged
+
+    def _shard(self) -> tuple[int, int]:
+        index, count = (int(x) for x in self.config.getoption("iu_mutants_shard").split("/"))
+        return index, count
 
     def _select(self, mutants: list[generate.Mutant], covered: set[str]) -> list[generate.Mutant]:
         if self.config.getoption("iu_mutants_covered"):
@@ -287,7 +483,7 @@ class MutantRun:
             wanted = [w.strip() for w in only.split(",") if w.strip()]
             named = [m for m in mutants if any(w in m.id for w in wanted)]
             chosen = named if not sample else chosen + [m for m in named if m not in chosen]
-        index, count = (int(x) for x in self.config.getoption("iu_mutants_shard").split("/"))
+        index, count = self._shard()
         return [m for k, m in enumerate(chosen) if k % count == index]
 
     def execute(self, session: pytest.Session) -> None:
@@ -310,16 +506,12 @@ class MutantRun:
             functions, mutants = generate.generate(conn)
             generate.check_compiles(conn, mutants)
         fn_by_sig = {f.signature: f for f in functions}
-        covering: dict[int, list[str]] = {}
-        graph = call_graph(functions)
-        for nodeid, entry in sorted(cov["items"].items(), key=lambda kv: kv[1]["seconds"]):
-            if nodeid in by_id:
-                for oid in sorted(set(entry["functions"]) | _named(by_id[nodeid], functions, graph)):
-                    covering.setdefault(oid, []).append(nodeid)
-        selected = self._select(mutants, {f.signature for f in functions if covering.get(f.oid)})
+        reach = Reach(functions, cov, by_id)
+        selected = self._select(mutants, {f.signature for f in functions if reach.function(f.oid)})
         runnable = [m for m in selected if m.compiles]
         seconds = {nodeid: entry["seconds"] for nodeid, entry in cov["items"].items()}
         killers: dict[int, dict[str, int]] = {}
+        max_proofs = self.config.getoption("iu_mutants_max_proofs")
         results = []
         state = _state(self.config)
         mstarted = time.monotonic()
@@ -327,16 +519,28 @@ class MutantRun:
             fn = fn_by_sig[m.function]
             # proofs that killed this function's earlier mutants first, then the fastest
             wins = killers.setdefault(fn.oid, {})
-            proofs = sorted(covering.get(fn.oid, []), key=lambda n: (-wins.get(n, 0), seconds[n]))
+            reaching = sorted(reach.mutant(fn.oid, m.statement), key=lambda n: (-wins.get(n, 0), seconds[n]))
+            proofs = reaching[:max_proofs] if max_proofs else reaching
             t0 = time.monotonic()
-            killer, message, ran = None, "", 0
+            killer, message, ran, harness = None, "", 0, []
             if proofs:
-                state.sabotage = Sabotage(m.id, (), "transaction", m.diff, m.sql, "generated")
+                sab = Sabotage(m.id, (), "transaction", m.diff, m.sql, "generated")
+                state.sabotage = sab
                 self.monitor.execute(m.sql)
                 try:
                     for nodeid in proofs:
                         ran += 1
-                        ok, _, message = self._run_item(by_id[nodeid], nextitems[nodeid])
+                        ok, _, message, when = self._run_item(by_id[nodeid], nextitems[nodeid])
+                        if not ok and when != "call":
+                            # failed outside the proof's body: a kill only if it passes without the mutant
+                            state.sabotage = None
+                            self.monitor.execute(fn.definition)
+                            clean, _, _, _ = self._run_item(by_id[nodeid], nextitems[nodeid])
+                            state.sabotage = sab
+                            self.monitor.execute(m.sql)
+                            if not clean:
+                                harness.append(f"{nodeid}: {message}")
+                                continue
                         if not ok:
                             killer = nodeid
                             wins[nodeid] = wins.get(nodeid, 0) + 1
@@ -351,12 +555,19 @@ class MutantRun:
                 "message": message if killer else "",
                 "proofs_run": ran,
                 "covered": bool(proofs),
+                "statement": m.statement,
+                "proofs_reaching": len(reaching),
+                "covering_claims": sorted({claims.claim_of(by_id[n]) for n in reaching}),
+                "harness_errors": harness,  # failures that recur without the mutant: never kills
                 "seconds": round(time.monotonic() - t0, 3),
             }
             results.append(outcome)
             eta = (time.monotonic() - mstarted) / k * (len(runnable) - k)
             verdict = f"killed by {outcome['claim']}" if killer else ("SURVIVED" if proofs else "not covered")
-            _progress(f"iu-mutants: [{k}/{len(runnable)}] {m.id}: {verdict} ({ran} proofs) — ETA {eta:.0f}s")
+            _progress(
+                f"iu-mutants: [{k}/{len(runnable)}] {m.id}: {verdict} ({ran} of {len(reaching)} proofs)"
+                f" — ETA {eta:.0f}s"
+            )
         restored = self.monitor.execute(
             "SELECT count(*) FROM pg_proc p JOIN unnest(%s::oid[], %s::text[]) AS f(oid, src) ON f.oid = p.oid "
             "WHERE p.prosrc <> f.src",

@@ -18,6 +18,7 @@ import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from iu_prove import claims as claims_mod
 from iu_prove import paths
 
 EQUIVALENT = paths.ROOT / "fixtures" / "mutants-equivalent.toml"
@@ -68,10 +69,16 @@ def summarise(results_doc: dict, equivalent: dict[str, str] | None = None) -> di
     for m in not_compiling:
         by_fn[m["function"]]["not_compiling"] += 1
     claims: dict[str, Counter] = defaultdict(Counter)
+    harness: list[dict] = []
     for m in compiling:
         row = by_fn[m["function"]]
         row["total"] += 1
         res = outcome.get(m["id"], {})
+        if res.get("harness_errors"):
+            harness.append({"id": m["id"], "errors": res["harness_errors"]})
+        if m["id"] not in equivalent:
+            for cid in res.get("covering_claims", []):
+                claims[cid]["total"] += 1
         if m["id"] in equivalent:
             row["equivalent"] += 1
         elif res.get("killed_by"):
@@ -80,7 +87,15 @@ def summarise(results_doc: dict, equivalent: dict[str, str] | None = None) -> di
             claims[res["claim"]]["killed"] += 1
         else:
             row["survived"].append(
-                {"id": m["id"], "diff": m["diff"], "covered": bool(res.get("covered")), "operator": m["operator"]}
+                {
+                    "id": m["id"],
+                    "diff": m["diff"],
+                    "covered": bool(res.get("covered")),
+                    "operator": m["operator"],
+                    "proofs_run": res.get("proofs_run", 0),
+                    "proofs_reaching": res.get("proofs_reaching", res.get("proofs_run", 0)),
+                    "claims": res.get("covering_claims", []),
+                }
             )
     for row in by_fn.values():
         row["kills_by_claim"] = dict(sorted(row["kills_by_claim"].items()))
@@ -107,10 +122,13 @@ def summarise(results_doc: dict, equivalent: dict[str, str] | None = None) -> di
         "by_range": ranges,
         "by_operator": _by_operator(compiling, outcome, equivalent),
         "by_function": sorted(by_fn.values(), key=lambda r: (r["migration"], r["function"])),
-        "by_claim": [
-            {"claim": c, "killed": claims[c]["killed"], "proofs": proofs_by_claim.get(c, 0)}
-            for c in sorted(set(claims) | set(proofs_by_claim))
-        ],
+        # per claim: the mutants its proofs reach (statement coverage) and how many its proofs
+        # killed (a mutant's run stops at the first proof that fails: a kill is the first claim's)
+        "by_claim": {
+            c: {"total": claims[c]["total"], "killed": claims[c]["killed"], "proofs": proofs_by_claim.get(c, 0)}
+            for c in sorted(set(claims) | set(proofs_by_claim), key=claims_mod.sort_key)
+        },
+        "harness_errors": harness,
         "stale_equivalents": sorted(set(equivalent) - generated_ids) if not results_doc.get("partial") else [],
         "left_out": results_doc["coverage"]["left_out"],
         "failed_unmutated": results_doc["coverage"]["failed"],
@@ -141,7 +159,7 @@ def markdown(gen: dict) -> list[str]:
         f"**{gen['killed']} of {gen['total'] - gen['equivalent']} killed — score {_pct(gen['score'])}** "
         f"({gen['generated']} generated, {gen['not_compiling']} not compiling and counted apart, "
         f"{gen['equivalent']} equivalent, {gen['survived']} survived of which {gen['not_covered']} "
-        "no proof calls)",
+        "no proof reaches)",
         "",
         "| migrations | mutants | killed | survived | equivalent | score |",
         "|---|---|---|---|---|---|",
@@ -165,18 +183,33 @@ def markdown(gen: dict) -> list[str]:
             f"| {r['migration']} | `{r['function']}` | {r['total']} | {r['killed']} | {len(r['survived'])} "
             f"| {r['equivalent']} | {r['not_compiling']} | {_pct(r['score'])} |"
         )
-    lines += ["", "### Per claim (mutants killed first by a proof of the claim)", "", "| claim | killed | proofs |"]
-    lines.append("|---|---|---|")
-    for c in gen["by_claim"]:
-        lines.append(f"| {c['claim']} | {c['killed']} | {c['proofs']} |")
+    lines += [
+        "",
+        "### Per claim",
+        "",
+        "Mutants its proofs reach, and how many its proofs killed (a mutant's run stops at the first failing "
+        "proof, cheapest first).",
+        "",
+        "| claim | mutants reached | killed | proofs |",
+        "|---|---|---|---|",
+    ]
+    for cid, c in gen["by_claim"].items():
+        lines.append(f"| {cid} | {c['total']} | {c['killed']} | {c['proofs']} |")
     lines += ["", "### Survivors", ""]
     for r in gen["by_function"]:
         for s in r["survived"]:
-            note = "" if s["covered"] else " *(no proof calls it)*"
+            note = (
+                f" ({s['proofs_run']} of {s['proofs_reaching']} reaching proofs run; claims {', '.join(s['claims'])})"
+                if s["covered"]
+                else " *(no proof reaches it)*"
+            )
             lines.append(f"- `{s['id']}`{note}: `{s['diff']}`")
     if gen["stale_equivalents"]:
         lines += ["", "### Stale equivalent entries (no such mutant any more)", ""]
         lines += [f"- `{mid}`" for mid in gen["stale_equivalents"]]
+    if gen.get("harness_errors"):
+        lines += ["", "### Failures that recur without the mutant (never counted as kills)", ""]
+        lines += [f"- `{h['id']}`: {'; '.join(h['errors'])}" for h in gen["harness_errors"]]
     lines += ["", "### Left out of mutant runs", ""]
     reasons = Counter(gen["left_out"].values())
     lines += [f"- {n} proof(s): {reason}" for reason, n in sorted(reasons.items())]

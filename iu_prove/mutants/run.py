@@ -1,7 +1,8 @@
 """Run the generated mutants in child pytest sessions attached to one cluster.
 
-Shard 0 builds the coverage map and writes it to a file; the other shards
-start once it is there and read it, so the map is built once per run. Each
+The shards start together; each builds its share of the coverage map (every
+n-th proof), writes it to a file and waits for the others', so the map is
+built once per run, in parallel. Each
 shard is one serial pytest session (``-p iu_prove.mutants.plugin``) that
 re-runs the covering proofs in-process for each of its mutants; their
 progress lines (with an ETA) are passed through as they come.
@@ -61,6 +62,7 @@ def run(
     sample: int = 0,
     seed: int = 16,
     only: str | None = None,
+    max_proofs: int | None = None,
     proofs: list[str] | None = None,
     workdir: Path | None = None,
 ) -> dict:
@@ -73,11 +75,10 @@ def run(
             common.append(f"--iu-mutants-sample={sample}")
         if only:
             common.append(f"--iu-mutants-only={only}")
+        if max_proofs is not None:
+            common.append(f"--iu-mutants-max-proofs={max_proofs}")
         running = []
         for shard in range(jobs):
-            if shard == 1:
-                while not coverage.exists() and running[0][0].poll() is None:
-                    time.sleep(0.5)
             args = [
                 *common,
                 f"--iu-mutants-shard={shard}/{jobs}",
@@ -87,9 +88,16 @@ def run(
             running.append(_start(args, attach, f"[{shard + 1}/{jobs}] " if jobs > 1 else ""))
         docs = []
         try:
-            for proc, thread, _ in running:
-                proc.wait()
-                thread.join()
+            # a shard that ends without its results ends the run: the others would wait for its coverage
+            while any(proc.poll() is None for proc, _, _ in running):
+                if any(
+                    proc.poll() is not None and not (work / f"shard{i}.json").exists()
+                    for i, (proc, _, _) in enumerate(running)
+                ):
+                    break
+                time.sleep(0.5)
+            for _, thread, _ in running:
+                thread.join(timeout=5)
         finally:  # stopped (Ctrl-C): no shard outlives the run and its cluster
             for proc, _, _ in running:
                 if proc.poll() is None:

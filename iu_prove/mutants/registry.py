@@ -1,0 +1,138 @@
+"""The sabotage registry run in-process: one serial pytest session takes many
+``transaction``-mode sabotages in turn (``--iu-mutants-registry=<ids file>``).
+
+For each sabotage the session's ``state.sabotage`` is set — every proof
+transaction runs its SQL after ``BEGIN``, and a durable proof's fresh clone has
+it committed, exactly as in a child run with ``--iu-sabotage`` — and the proofs
+of each claim it names re-run (``runtestprotocol``) until one fails. Before
+anything runs, each sabotage's SQL is applied once in a rolled-back transaction
+of a clone: one that does not apply is an error of the sabotage, never a kill.
+A proof that fails outside its body (set-up, tear-down) counts only if it passes
+without the sabotage. Module fixtures are torn down between sabotages.
+
+Sabotages that cannot run this way — ``database`` mode, or a claim with a proof
+on a private cluster or a nested run — are run by :mod:`iu_prove.mutation` in a
+child pytest run each, as are the ones that survive here (to confirm with the
+run's full Hypothesis profile).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from iu_prove import claims
+from iu_prove.dsn import connect
+from iu_prove.mutants.plugin import _progress, _state
+from iu_prove.runstate import database_name
+from iu_prove.sabotage import Sabotage, registry
+
+NEEDS_A_CHILD_RUN = ("private_cluster", "attach_spec")
+
+
+def in_process(sab: Sabotage, fixtures_by_claim: dict[str, set[str]]) -> bool:
+    """Can this sabotage run in a shared session (transaction mode, no private cluster or nested run)?"""
+    if sab.mode != "transaction":
+        return False
+    return not any(fixtures_by_claim.get(c, set()) & set(NEEDS_A_CHILD_RUN) for c in sab.kills)
+
+
+def execute(run, session: pytest.Session, ids_file: str, out: str) -> None:
+    from iu_prove.mutation import Outcome
+
+    reg = registry()
+    wanted = [reg[i] for i in json.loads(Path(ids_file).read_text())]
+    state = _state(session.config)
+    tgt = state.target
+    by_claim: dict[str, list[pytest.Item]] = {}
+    for item in session.items:
+        cid = claims.claim_of(item)
+        if cid:
+            by_claim.setdefault(cid, []).append(item)
+    fixtures: dict[str, set[str]] = {}
+    for cid, items in by_claim.items():
+        fixtures[cid] = {f for item in items for f in item.fixturenames}  # type: ignore[attr-defined]
+    deferred = [sab.id for sab in wanted if not in_process(sab, fixtures)]
+    wanted = [sab for sab in wanted if sab.id not in deferred]
+    applies = _check_applies(tgt, wanted)
+    outcomes = []
+    started = time.monotonic()
+    for k, sab in enumerate(wanted, start=1):
+        t0 = time.monotonic()
+        out_ = Outcome(sab.id, list(sab.kills), sab.mode, sab.description)
+        if applies[sab.id]:
+            out_.error = f"the sabotage's SQL does not apply: {applies[sab.id]}"
+        else:
+            missing = [c for c in sab.kills if c not in by_claim]
+            if missing:
+                out_.error = f"no proof carries claim(s) {', '.join(missing)}"
+            for cid in sab.kills:
+                if cid in by_claim and _claim_fails(run, state, sab, by_claim[cid], session.items):
+                    out_.failed_claims.append(cid)
+            out_.failed_claims.sort()
+            out_.survivors = [c for c in sab.kills if c not in out_.failed_claims]
+        out_.duration_s = round(time.monotonic() - t0, 2)
+        outcomes.append(out_)
+        eta = (time.monotonic() - started) / k * (len(wanted) - k)
+        verdict = "killed" if out_.killed else f"SURVIVED ({out_.error or ', '.join(out_.survivors)})"
+        _progress(
+            f"iu-mutants: registry [{k}/{len(wanted)}] {sab.id}: {verdict} in {out_.duration_s:.1f}s — ETA {eta:.0f}s"
+        )
+    doc = {"outcomes": [asdict(o) for o in outcomes], "deferred": deferred}
+    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def _claim_fails(run, state, sab: Sabotage, items: list[pytest.Item], everything: list[pytest.Item]) -> bool:
+    """Run the claim's proofs with ``sab`` until one fails; module fixtures torn down after."""
+    failed = False
+    try:
+        for i, item in enumerate(items):
+            last = i == len(items) - 1
+            state.sabotage = sab
+            ok, _, _, when = run._run_item(item, _next(item, everything, last))
+            state.sabotage = None
+            if not ok and when != "call":
+                clean, _, _, _ = run._run_item(item, _next(item, everything, True))
+                if not clean:
+                    continue  # it fails without the sabotage too: not a kill
+            if not ok:
+                if not last:  # the module fixtures this item kept go before the next sabotage
+                    item.session._setupstate.teardown_exact(_next(item, everything, True))
+                failed = True
+                break
+    finally:
+        state.sabotage = None
+    return failed
+
+
+def _next(item: pytest.Item, everything: list[pytest.Item], leave_module: bool) -> pytest.Item:
+    """A sibling (module fixtures kept), or an item of another module (module fixtures torn down)."""
+    if not leave_module:
+        sibling = next((o for o in everything if o is not item and o.parent is item.parent), None)
+        if sibling is not None:
+            return sibling
+    return next((o for o in everything if o.module is not item.module), item)  # type: ignore[attr-defined]
+
+
+def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
+    """Sabotage id → '' when its SQL applies in a rolled-back transaction of a clone, else the error."""
+    name = database_name("regcheck")
+    dsn = tgt.clone(name)
+    found = {}
+    try:
+        with connect(dsn) as conn:
+            for sab in wanted:
+                try:
+                    with conn.transaction(force_rollback=True):
+                        conn.execute(sab.sql)
+                    found[sab.id] = ""
+                except psycopg.Error as exc:
+                    found[sab.id] = str(exc).splitlines()[0][:200]
+    finally:
+        tgt.drop(name)
+    return found
