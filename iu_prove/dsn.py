@@ -57,3 +57,17 @@ def scrub(value):
     if isinstance(value, list):
         return [scrub(v) for v in value]
     return value
+
+
+def without_password(dsn: str) -> tuple[str, str | None]:
+    """(the DSN without its password, the password): a run keeps the password in the
+    environment (PGPASSWORD, which libpq, psql and pg_dump read), so no DSN string it
+    passes around, prints or hands to a fixture carries it."""
+    try:
+        info = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return dsn, None
+    secret = info.pop("password", None)
+    if not secret:
+        return dsn, None
+    return make_conninfo("", **info), str(secret)

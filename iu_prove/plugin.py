@@ -36,7 +36,7 @@ from iu_prove import (
     target,
 )
 from iu_prove import config as knobs
-from iu_prove.dsn import connect, mask
+from iu_prove.dsn import connect, mask, without_password
 from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import EXIT_SETUP, SetupError
 from iu_prove.evidence import ProofFailed
@@ -250,6 +250,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     attach = knobs.env(target.ATTACH_ENV)
     try:
         if dsn:
+            dsn, secret = without_password(dsn)
+            if secret:  # workers, psql and pg_dump inherit it; no DSN of the run carries it
+                os.environ["PGPASSWORD"] = secret
             state.target = target.from_dsn(dsn, config.getoption("iu_scratch"), progress=_progress)
             where = mask(dsn) + (" (scratch)" if state.target.scratch else "")
             if state.target.scratch and not state.target.clones_allowed:

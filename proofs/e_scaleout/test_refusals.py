@@ -109,6 +109,8 @@ def test_any_actor_is_refused_or_handled_exactly(rolled_back, evidence, actor, n
         verdict = model.actor_verdict(actor)
         if verdict == "refused":
             evidence.expect("SQLSTATE for an actor that must be refused", have=state, want="IU003", note=repr(actor))
+        elif verdict == "accepted" and actor in per_actor:  # one actor addresses one batch
+            evidence.expect("outcome for an actor that already has rows", have=state, want="IU022", note=repr(actor))
         elif verdict == "accepted":
             evidence.expect(
                 "outcome for a plain actor (stored exactly)", have=state, want=None, note=f"{actor!r}: {err}"

@@ -24,7 +24,12 @@ TOKEN = "kumaTOKEN123"
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("IU_PROVE_", "IU_HEALTHCHECK_", "PG"))}
+    # The timer's environment: the DSN comes by argument, a password (if any) as PGPASSWORD.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("IU_PROVE_", "IU_HEALTHCHECK_", "PG")) or k == "PGPASSWORD"
+    }
     return subprocess.run(
         [str(COMMAND), *args], env={**base, **(env or {})}, capture_output=True, text=True, timeout=60
     )

@@ -100,6 +100,8 @@ def test_the_units_command_with_its_environment_file_checks_the_database(proof_d
         "IU_HEALTHCHECK_DSN": proof_dsn,
         "IU_HEALTHCHECK_PUSH_URL": "",
     }
+    if os.environ.get("PGPASSWORD"):  # a password DSN's secret: kept out of the DSN by the run
+        env["PGPASSWORD"] = os.environ["PGPASSWORD"]
     for line in service["Service"].get("Environment", "").split():
         name, _, value = line.partition("=")
         env[name] = value

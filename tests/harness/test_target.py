@@ -42,7 +42,7 @@ def test_a_database_at_035_runs_base_proofs_and_skips_later_and_durable_ones(tmp
     claims = {c["id"]: c for c in run.report["claims"]}
     assert claims["S-1"]["verdict"] == "proven"
     assert claims["D-1"]["verdict"] == "not_run"
-    assert "at migration head 035; this proof needs 036" in claims["D-1"]["reason"]
+    assert "at migration head 035; this proof needs 037" in claims["D-1"]["reason"]  # package D's head
     assert claims["E-8"]["verdict"] == "not_run"
     assert "durable proof (commits): runs on the embedded target or a --iu-scratch database" in claims["E-8"]["reason"]
     assert {n["kind"] for n in run.report["not_run"]} == {"head", "target"}
