@@ -88,6 +88,11 @@ KNOBS: tuple[Knob, ...] = (
     ),
     Knob("IU_PROVE_VERBOSE", "print the set-up steps (migrations applied, template built) to stderr", flag=True),
     Knob("IU_PROVE_NO_CACHE", "1: build the embedded template afresh instead of copying it from .cache/", flag=True),
+    Knob(
+        "IU_PROVE_FINGERPRINT_LARGE_ROWS",
+        "tables estimated at this many rows or more are fingerprinted by what was written since a horizon",
+        default="50000",
+    ),
     Knob("IU_PROVE_ROOT", "the project folder the suite reads its SQL and fixtures from (default: this checkout)"),
     Knob("IU_MIGRATE_LOCK_TIMEOUT", "lock_timeout while a migration is applied", default="5s"),
     Knob("IU_MIGRATE_STATEMENT_TIMEOUT", "statement_timeout while a migration is applied", default="5min"),

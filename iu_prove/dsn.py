@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -62,7 +63,14 @@ def scrub(value):
 def without_password(dsn: str) -> tuple[str, str | None]:
     """(the DSN without its password, the password): a run keeps the password in the
     environment (PGPASSWORD, which libpq, psql and pg_dump read), so no DSN string it
-    passes around, prints or hands to a fixture carries it."""
+    passes around, prints or hands to a fixture carries it. A URI stays a URI."""
+    parts = urllib.parse.urlsplit(dsn)
+    if parts.scheme in ("postgres", "postgresql"):
+        if parts.password is None:
+            return dsn, None
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}@{host}")), urllib.parse.unquote(parts.password)
     try:
         info = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:

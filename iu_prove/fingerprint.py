@@ -35,7 +35,6 @@ rewrites change): any write by the code under test, even one undone, rescans.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,7 +42,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-LARGE_ROWS = int(os.environ.get("IU_PROVE_FINGERPRINT_LARGE_ROWS", "50000"))
+from iu_prove import config
+
+LARGE_ROWS = int(str(config.env("IU_PROVE_FINGERPRINT_LARGE_ROWS")))
 TX_MARK = "iu_prove.fingerprint_tx"
 
 TABLES_SQL = """

@@ -15,37 +15,18 @@
 --    is applied (fn_iu_bounded_scaleout) and is no longer needed for linearity.
 -- 2. The dirty-set DELETE of refresh-if-stale. Each refresh deleted the whole
 --    dirty set, scanning every mark the transaction had already consumed (dead
---    to it, but not yet to VACUUM): O(batch) per refresh. Marks now carry a
---    sequence number (mark_seq, indexed); a refresh records the highest number
---    it consumed in a transaction-local setting (iu_envelope.refreshed_through)
---    and the next refresh in the same transaction deletes only marks above it,
---    through the index. The first refresh of a transaction still takes the
---    whole dirty set. A mark committed by another session with a lower number
---    after this transaction's first refresh stays dirty (never lost) for the
---    next transaction's refresh or the manual refresh, like any later mark.
+--    to it, but not yet to VACUUM): O(batch) per refresh. A refresh now records
+--    the newest marked_at it consumed in a transaction-local setting
+--    (iu_envelope.refreshed_through), and the next refresh in the same
+--    transaction deletes only marks at or after it, through 020's marked_at
+--    index. The first refresh of a transaction still takes the whole dirty set.
+--    A mark committed by another session with an older marked_at after this
+--    transaction's first refresh stays dirty (never lost) for the next
+--    transaction's refresh or the manual refresh, like any later mark. No
+--    sequence: a rolled-back transaction leaves nothing behind (pg_dump of a
+--    database the proofs ran against stays byte-identical).
 --
 -- Revert: sql/migrations/down/044_replan_substrate_functions.down.sql.
-
-CREATE SEQUENCE iu_three_axis_envelope_dirty_mark_seq AS bigint;
-
-COMMENT ON SEQUENCE iu_three_axis_envelope_dirty_mark_seq IS
-  'Numbers dirty envelope marks in insertion order (044): refresh-if-stale consumes marks above its last one.';
-
--- nullable, no rewrite: marks older than 044 keep NULL and are taken by the
--- first (whole-set) refresh of a transaction
-ALTER TABLE iu_three_axis_envelope_dirty ADD COLUMN mark_seq bigint;
-
-ALTER TABLE iu_three_axis_envelope_dirty
-  ALTER COLUMN mark_seq SET DEFAULT nextval('iu_three_axis_envelope_dirty_mark_seq');
-
-ALTER SEQUENCE iu_three_axis_envelope_dirty_mark_seq OWNED BY iu_three_axis_envelope_dirty.mark_seq;
-
--- the dirty set is a backlog of a few rows between refreshes; the lock is short
--- squawk-ignore require-concurrent-index-creation
-CREATE INDEX iu_three_axis_envelope_dirty_mark_seq_idx ON iu_three_axis_envelope_dirty (mark_seq);
-
-COMMENT ON COLUMN iu_three_axis_envelope_dirty.mark_seq IS
-  'Insertion order of the mark (044); NULL for marks written before 044.';
 
 -- 006 ------------------------------------------------------------------------
 
@@ -235,13 +216,13 @@ CREATE OR REPLACE FUNCTION fn_iu_three_axis_envelope_refresh_if_stale(p_reason t
 LANGUAGE plpgsql
 SET plan_cache_mode = force_custom_plan
 -- the dirty table's statistics say "empty" while a batch fills it with dead
--- marks: the range delete must go through mark_seq's index, never a scan
+-- marks: the range delete must go through marked_at's index, never a scan
 SET enable_seqscan = off
 AS $fn$
 DECLARE
   v_ids     uuid[];
-  v_through bigint := nullif(current_setting('iu_envelope.refreshed_through', true), '')::bigint;
-  v_max     bigint;
+  v_through timestamptz := nullif(current_setting('iu_envelope.refreshed_through', true), '')::timestamptz;
+  v_max     timestamptz;
 BEGIN
   IF p_reason IS NULL OR btrim(p_reason) = '' THEN
     RAISE EXCEPTION USING ERRCODE = 'IU006', MESSAGE = 'envelope refresh refused: reason is empty';
@@ -249,19 +230,20 @@ BEGIN
   IF v_through IS NULL THEN
     -- first refresh of this transaction: the whole dirty set
     WITH taken AS (
-      DELETE FROM iu_three_axis_envelope_dirty d RETURNING d.collection_id, d.mark_seq
+      DELETE FROM iu_three_axis_envelope_dirty d RETURNING d.collection_id, d.marked_at
     )
-    SELECT array_agg(t.collection_id ORDER BY t.collection_id), max(t.mark_seq) INTO v_ids, v_max FROM taken t;
+    SELECT array_agg(t.collection_id ORDER BY t.collection_id), max(t.marked_at) INTO v_ids, v_max FROM taken t;
   ELSE
     -- later refreshes: only the marks written since, through the index; the
     -- marks this transaction already consumed are never visited again
     WITH taken AS (
-      DELETE FROM iu_three_axis_envelope_dirty d WHERE d.mark_seq > v_through RETURNING d.collection_id, d.mark_seq
+      DELETE FROM iu_three_axis_envelope_dirty d WHERE d.marked_at >= v_through
+      RETURNING d.collection_id, d.marked_at
     )
-    SELECT array_agg(t.collection_id ORDER BY t.collection_id), max(t.mark_seq) INTO v_ids, v_max FROM taken t;
+    SELECT array_agg(t.collection_id ORDER BY t.collection_id), max(t.marked_at) INTO v_ids, v_max FROM taken t;
   END IF;
   PERFORM set_config('iu_envelope.refreshed_through',
-                     greatest(v_through, v_max, 0)::text, true);
+                     coalesce(greatest(v_through, v_max), '-infinity'::timestamptz)::text, true);
   IF v_ids IS NULL THEN
     RETURN false;
   END IF;

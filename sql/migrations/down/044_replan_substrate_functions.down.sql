@@ -1,13 +1,10 @@
 -- Revert 044: the substrate functions of 006, 007, 020 and 024 get their
 -- bodies back as those migrations wrote them (no plan_cache_mode, the
--- whole-set dirty DELETE), 033's orchestrator loses its plan_cache_mode, and
--- the dirty marks lose mark_seq, its index and its sequence. Not read by the
--- migration runner.
+-- whole-set dirty DELETE) and 033's orchestrator loses its plan_cache_mode.
+-- Not read by the migration runner.
 --
 -- usage:   psql -X -v ON_ERROR_STOP=1 -d "$DSN" -f sql/migrations/down/044_replan_substrate_functions.down.sql
--- changes: nine functions replaced, one ALTER FUNCTION, column
---          iu_three_axis_envelope_dirty.mark_seq with its index and sequence,
---          ledger row 044 (one transaction; refused by the shared guard _lib/guard.sql,
+-- changes: nine functions replaced, one ALTER FUNCTION, ledger row 044 (one transaction; refused by the shared guard _lib/guard.sql,
 --          writing nothing, unless 044 is the applied head). Dirty marks themselves stay.
 -- undo:    re-apply with the runner (make migrate DSN=… or iu-migrate --dsn …): 044 is pending again
 
@@ -226,8 +223,6 @@ COMMENT ON FUNCTION fn_iu_three_axis_envelope_refresh_if_stale(text) IS
 
 ALTER FUNCTION dot_iu_auto_instantiate_from_event(text, text, boolean, int, text) RESET plan_cache_mode;
 
-DROP INDEX iu_three_axis_envelope_dirty_mark_seq_idx;
-ALTER TABLE iu_three_axis_envelope_dirty DROP COLUMN mark_seq;  -- drops the owned sequence too
 DELETE FROM iu_core_schema_migration WHERE version = '044';
 
 COMMIT;
