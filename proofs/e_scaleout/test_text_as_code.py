@@ -157,3 +157,70 @@ def test_operators_export_and_import_an_instance_with_the_scripts(fresh_database
         changed = fingerprint.diff(before, fingerprint.of_schema(db))
         evidence.expect_no_rows("tables changed by the refused import", fingerprint.describe(changed))
         db.rollback()
+
+
+def _with_header(text: str, key: str, value: str) -> str:
+    """The text with header line ``key: …`` set to ``value`` (every other byte kept)."""
+    lines = text.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"{key}: "))
+    lines[at] = f"{key}: {value}"
+    return "\n".join(lines)
+
+
+@pytest.mark.claim("E-3")
+def test_export_and_import_refuse_a_text_they_cannot_stand_behind(db, evidence):
+    """Export refuses a piece or a tabbed code (IU026); import, an empty text (IU027) or a template mismatch (IU028)."""
+    code = "BULK12-FILE-RUNBOOK-v1"
+    text = sc.export_text(db, code)
+    kind = text.split("\n")[3].removeprefix("template-kind: ")
+    digest = text.split("\n")[4].removeprefix("template-digest: ")
+    other_digest = sc.scalar(
+        db, "SELECT template_digest FROM iu_collection_template WHERE template_digest <> %s LIMIT 1", [digest]
+    )
+    tabbed = "E3-TAB\tCODE"
+    db.execute("SELECT fn_iu_compose(%s, ARRAY['TPL-P01'], %s)", [tabbed, IMPORTER])
+    counts = sc.table_counts(db)
+
+    def refused(query: str, params: list) -> list:
+        error = sc.refusal(db, lambda: db.execute(query, params))
+        return [sc.sqlstate(error), None if error is None else error.diag.message_primary]
+
+    export = "SELECT fn_iu_collection_export_text(%s)"
+    imports = "SELECT fn_iu_collection_import_text(%s, %s, %s)"
+    have = {
+        "export of a piece": refused(export, ["TPL-P01"]),
+        "export of a code with a tab": refused(export, [tabbed]),
+        "import of an empty text": refused(imports, ["", "E3-EMPTY", IMPORTER]),
+        "import of a NULL text": refused(imports, [None, "E3-NULL", IMPORTER]),
+    }
+    evidence.expect(
+        "SQLSTATE and message per refusal",
+        have=have,
+        want={
+            "export of a piece": ["IU026", "export refused: 'TPL-P01' is a piece, not a collection"],
+            "export of a code with a tab": [
+                "IU026",
+                f"export refused: collection code '{tabbed}' contains a tab or line break",
+            ],
+            "import of an empty text": ["IU027", "import refused: the text is empty"],
+            "import of a NULL text": ["IU027", "import refused: the text is empty"],
+        },
+    )
+    mismatched = {
+        "template digest alone changed": _with_header(text, "template-digest", other_digest),
+        "template kind alone changed": _with_header(text, "template-kind", "workflow" if kind == "file" else "file"),
+    }
+    template = "import refused: template FILE-RUNBOOK@1 is "
+    have = {name: refused(imports, [t, "E3-MISMATCH", IMPORTER]) for name, t in mismatched.items()}
+    evidence.expect(
+        "template mismatch: SQLSTATE, message names the template",
+        have={name: [state, (message or "").startswith(template)] for name, (state, message) in have.items()},
+        want={name: ["IU028", True] for name in mismatched},
+        rows=[m for _, m in have.values()],
+    )
+    evidence.expect("rows per table after the refusals", have=sc.table_counts(db), want=counts)
+    evidence.expect(
+        "control: the unchanged text imports",
+        have=refused(imports, [text, "E3-CONTROL", IMPORTER]),
+        want=[None, None],
+    )

@@ -7,7 +7,9 @@ blanks trimmed, exact match), its lane is live and it has an enabled route;
 one log row per enabled route.
 Conditions, each removed alone from the control, stops delivery: the gate,
 the listing (absent, a prefix, an extension, another case), the lane, the
-route (disabled, none). A disabled route beside an enabled one gets no row.
+route (disabled, none, only another type's). A disabled route beside an
+enabled one gets no row, nor does another type's enabled route; with nothing
+listed (empty or only blanks and commas) the worker returns exactly 0.
 Boundaries: ``p_limit`` 1 with two deliverable events delivers exactly 1;
 ``p_limit`` equal to their number delivers both.
 """
@@ -22,6 +24,8 @@ from proofs.f_event_boundary import _boundary as fb
 
 CONTROL_TYPE = "iu.proof.f4_control_live"
 CONTROL_ROUTE = "https://f4.invalid/control"
+OTHER_TYPE = "iu.proof.f4_other_live"
+OTHER_ROUTE = "https://f4.invalid/other"
 
 
 @pytest.mark.claim("F-4")
@@ -78,18 +82,28 @@ def delivers(gate: bool, listed: str, event_type: str, lane: str, routes: dict[s
     return sorted(route for route, enabled in routes.items() if enabled)
 
 
-CONTROL = {"gate": True, "listed": f" {CONTROL_TYPE} ,{fb.EVENT_TYPE}", "lane": "live", "routes": {CONTROL_ROUTE: True}}
+CONTROL = {
+    "gate": True,
+    "listed": f" {CONTROL_TYPE} ,{fb.EVENT_TYPE}",
+    "lane": "live",
+    "routes": {CONTROL_ROUTE: True},
+    "other_routes": {},
+}
 # each condition of the rule removed alone (and the look-alikes of a listing)
 ALONE = {
     "control (every condition holds)": {},
     "delivery gate false": {"gate": False},
     "type not listed": {"listed": fb.EVENT_TYPE},
+    "nothing listed": {"listed": ""},
+    "only blanks and commas listed": {"listed": " , ,"},
     "only a prefix of the type listed": {"listed": CONTROL_TYPE[:-1]},
     "the type with a suffix listed": {"listed": CONTROL_TYPE + "_x"},
     "the type in another case listed": {"listed": CONTROL_TYPE.upper()},
     "lane internal": {"lane": "internal"},
     "route disabled": {"routes": {CONTROL_ROUTE: False}},
     "no route": {"routes": {}},
+    "only another type has an enabled route": {"routes": {}, "other_routes": {OTHER_ROUTE: True}},
+    "another type's enabled route beside this one's": {"other_routes": {OTHER_ROUTE: True}},
     "a disabled route beside an enabled one": {"routes": {CONTROL_ROUTE: True, CONTROL_ROUTE + "/off": False}},
 }
 
@@ -108,6 +122,16 @@ def test_each_delivery_condition_removed_alone_stops_delivery(db, evidence, case
         db.execute(
             "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, %s)",
             [CONTROL_TYPE, route, enabled],
+        )
+    if world["other_routes"]:
+        db.execute(
+            "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in, description)"
+            " VALUES (%s, 'live', 'proof F-4', 'control: another live-lane type')",
+            [OTHER_TYPE],
+        )
+    for route, enabled in world["other_routes"].items():
+        db.execute(
+            "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, %s)", [OTHER_TYPE, route, enabled]
         )
     fb.set_gate(db, "iu_core.delivery_enabled", "true" if world["gate"] else "false")
     fb.set_gate(db, "iu_core.delivery_live_routes", json.dumps(world["listed"]))

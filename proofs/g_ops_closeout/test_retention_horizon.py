@@ -6,7 +6,8 @@ Oracle: Python — every row's timestamp read raw, compared in Python with
 Boundaries: for each policy, a row one microsecond before its horizon
 (expired), one exactly at it (kept: not older) and one a microsecond after
 (kept); ``p_now`` far in the future (every fixture row expired) and far in the
-past (none), not only near ``now()``.
+past (none), not only near ``now()``; no horizon at all without a finite
+``p_now`` (infinity, -infinity and NULL refused, each alone).
 Conditions of eligibility, each alone: the policy is enabled (a disabled
 policy's table keeps every row), the row is older than the horizon, the
 timestamp column is the policy's (another timestamp column is not read).
@@ -21,6 +22,7 @@ import datetime as dt
 import pytest
 from psycopg import sql
 
+from proofs._substrate import sqlstate_of
 from proofs.g_ops_closeout import _support as sup
 
 UTC = dt.UTC
@@ -131,3 +133,20 @@ def test_a_disabled_policy_and_a_past_p_now_expire_nothing(db, evidence):
         ).fetchall()
     }
     evidence.expect("expired per table at the far past", have=past, want={t: 0 for t in past})
+
+
+@pytest.mark.claim("G-1")
+def test_a_horizon_needs_a_finite_p_now(db, evidence):
+    """The cleanup refuses p_now infinity, -infinity or NULL, each alone (IU006): no horizon, nothing expired."""
+    tables = [p.table for p in sup.policies(db)]
+    before = sup.fingerprint(db, tables)
+    cases = {"infinity": "infinity", "-infinity": "-infinity", "NULL": None}
+    have = {}
+    for name, now in cases.items():
+        state, message = sqlstate_of(db, "SELECT * FROM fn_iu_core_retention_cleanup(true, %s::timestamptz)", [now])
+        have[name] = [state, message]
+    refused = ["IU006", "retention cleanup refused: p_now must be a finite timestamp"]
+    evidence.expect("SQLSTATE and message per p_now", have=have, want={name: refused for name in cases})
+    evidence.expect_no_rows(
+        "policy tables whose rows changed", sup.fingerprint_delta(before, sup.fingerprint(db, tables))
+    )

@@ -32,3 +32,14 @@ def test_a_gate_toggled_in_a_rolled_back_transaction_leaves_no_trace(rolled_back
         after = db.execute("SELECT value, updated_at, updated_by FROM iu_core_config WHERE key = %s", [key]).fetchone()
     evidence.expect("gate inside the transaction", have=inside, want=True)
     evidence.expect("config row after rollback", have=list(after), want=list(before))
+
+
+@pytest.mark.claim("S-2")
+def test_setting_an_unknown_key_is_refused_and_writes_nothing(db, evidence):
+    """Setting an unknown config key is refused (IU001, naming the key) and writes nothing."""
+    config = "SELECT key, value, updated_at, updated_by FROM iu_core_config ORDER BY key"
+    before = db.execute(config).fetchall()
+    state, message = sqlstate_of(db, "SELECT fn_iu_core_config_set('iu_core.no_such_gate', 'true'::jsonb, 'iu-prove')")
+    evidence.expect("unknown key SQLSTATE", have=state, want="IU001", note=message)
+    evidence.expect_true("the message names the key", "iu_core.no_such_gate" in message, rows=[message])
+    evidence.expect("config rows", have=db.execute(config).fetchall(), want=before)

@@ -102,6 +102,11 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
             want=[len(mine), len(mine), 0],
         )
         evidence.expect(
+            "dry run reports no envelope effect (dirty, refreshes)",
+            have=[dry["envelopes_dirty"], dry["envelope_refreshes"]],
+            want=[0, 0],
+        )
+        evidence.expect(
             "dry run changes nothing",
             have=[_states(db) == states, fingerprints(db, ENVELOPE_TABLES) == envelope_prints],
             want=[True, True],
@@ -155,9 +160,9 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
         )
         again = _retire(db, actor, False)
         evidence.expect(
-            "a second live run retires nothing more (already_retired, retired)",
-            have=[again["already_retired"], again["retired"]],
-            want=[len(mine), 0],
+            "a second live run retires nothing more (already_retired, retired, envelopes_dirty)",
+            have=[again["already_retired"], again["retired"], again["envelopes_dirty"]],
+            want=[len(mine), 0, 0],
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proofs.x_cross_cutting._support import LINEAGE
+from proofs.x_cross_cutting._support import LINEAGE, sqlstate_of
 
 # fixtures/seed/README.md, "Shared pieces": a piece in more than one template code@version — exactly these 8.
 EXPECTED_SHARED = {
@@ -139,3 +139,22 @@ def test_a_new_template_changes_the_surface_exactly_as_its_pieces_predict(rolled
         evidence.expect_no_rows(
             "surface rows differing from the prediction (piece, surface, predicted)", _diff(have, want)
         )
+
+
+@pytest.mark.claim("X-4")
+def test_a_template_version_starts_at_one(db, evidence):
+    """Registering a template refuses version 0, -1 or NULL (IU006) and registers version 1."""
+    register = "SELECT fn_iu_template_register('X-VERSION', %s, 'file', ARRAY['TPL-P01', 'TPL-P11'])"
+    have = {str(version): sqlstate_of(db, register, [version])[0] for version in (0, -1, None)}
+    evidence.expect("SQLSTATE per refused version", have=have, want={"0": "IU006", "-1": "IU006", "None": "IU006"})
+    evidence.expect(
+        "versions of X-VERSION after the refusals",
+        have=[r[0] for r in db.execute("SELECT version FROM iu_collection_template WHERE code = 'X-VERSION'")],
+        want=[],
+    )
+    evidence.expect("version 1 registers", have=sqlstate_of(db, register, [1])[0], want=None)
+    evidence.expect(
+        "versions of X-VERSION after version 1",
+        have=[r[0] for r in db.execute("SELECT version FROM iu_collection_template WHERE code = 'X-VERSION'")],
+        want=[1],
+    )

@@ -220,21 +220,32 @@ def test_a_bad_actor_column_is_refused_at_registration(db, evidence):
 
 
 @pytest.mark.claim("X-1")
-def test_actor_scoped_cleanup_refuses_a_closed_gate_and_a_pattern_actor(db, evidence):
-    """Live actor-scoped cleanup with the gate closed is refused (IU002), a bad actor (IU003); nothing is written."""
+def test_actor_scoped_cleanup_refuses_a_closed_gate_a_bad_actor_and_a_non_finite_now(db, evidence):
+    """Actor-scoped cleanup refuses a closed gate (IU002), a bad actor (IU003), an infinite or NULL p_now (IU006)."""
     tables = retention_tables(db)
     before = fingerprints(db, tables)
     cases = {
-        "live, gate closed": (False, RETENTION_FIXTURE_ACTOR),
-        "pattern actor": (True, "iu-core-%"),
-        "empty actor": (True, ""),
-        "NULL actor": (True, None),
+        "live, gate closed": (False, "now", RETENTION_FIXTURE_ACTOR),
+        "pattern actor": (True, "now", "iu-core-%"),
+        "empty actor": (True, "now", ""),
+        "NULL actor": (True, "now", None),
+        "p_now infinity": (True, "infinity", RETENTION_FIXTURE_ACTOR),
+        "p_now -infinity": (True, "-infinity", RETENTION_FIXTURE_ACTOR),
+        "p_now NULL": (True, None, RETENTION_FIXTURE_ACTOR),
     }
-    have = {name: sqlstate_of(db, CLEANUP_BY_ACTOR, [d, "now", a])[0] for name, (d, a) in cases.items()}
+    have = {name: sqlstate_of(db, CLEANUP_BY_ACTOR, [d, now, a])[0] for name, (d, now, a) in cases.items()}
     evidence.expect(
         "SQLSTATE per refusal",
         have=have,
-        want={"live, gate closed": "IU002", "pattern actor": "IU003", "empty actor": "IU003", "NULL actor": "IU003"},
+        want={
+            "live, gate closed": "IU002",
+            "pattern actor": "IU003",
+            "empty actor": "IU003",
+            "NULL actor": "IU003",
+            "p_now infinity": "IU006",
+            "p_now -infinity": "IU006",
+            "p_now NULL": "IU006",
+        },
     )
     evidence.expect("nothing written", have=fingerprints(db, tables), want=before)
 
