@@ -18,8 +18,7 @@ import pytest
 from iu_prove.profiles import for_every_n
 from proofs import _model as model
 from proofs._substrate import DIEU_ENVELOPE, computed_envelope, envelope
-
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     ERROR_LOG,
     REASON,
     cached_and_computed,

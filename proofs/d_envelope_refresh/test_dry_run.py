@@ -3,8 +3,7 @@
 import pytest
 
 from proofs._substrate import scalar, set_gate
-
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     AUDIT,
     ERROR_LOG,
     LINEAGE,

@@ -9,8 +9,7 @@ import uuid
 import pytest
 
 from proofs._substrate import scalar
-
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     AUDIT,
     ERROR_LOG,
     LINEAGE,

@@ -5,8 +5,7 @@ and a manual refresh brings the instance's envelope in."""
 import pytest
 
 from proofs._substrate import scalar
-
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     ERROR_LOG,
     REFRESH_GATE,
     REFRESH_LOG,

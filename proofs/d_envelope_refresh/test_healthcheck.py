@@ -15,8 +15,7 @@ younger (inside), 23 and 25 hours.
 import pytest
 
 from iu_prove import pins
-
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     AUDIT,
     ERROR_LOG,
     LINEAGE,

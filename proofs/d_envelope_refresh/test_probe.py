@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     ERROR_LOG,
     REASON,
     REFRESH_LOG,

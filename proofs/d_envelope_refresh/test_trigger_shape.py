@@ -5,8 +5,7 @@ import pytest
 
 from iu_prove import migrations, paths, pins
 from iu_prove.dsn import connect
-
-from ._envelope import (
+from proofs.d_envelope_refresh._envelope import (
     LINEAGE,
     TG_BEFORE,
     TG_DELETE,

@@ -219,8 +219,11 @@ def test_the_undo_of_two_runs_takes_the_run_id_and_refuses_when_ambiguous(fresh_
     second = _make_enable(fresh_database, tmp_path)
     evidence.expect("two runs: exit codes", have=[first.returncode, second.returncode], want=[0, 0])
     after_runs = sup.fingerprint_of(fresh_database, tables)
-    runs = sorted(FOLDER.match(p.name)["run"] for p in tmp_path.iterdir() if FOLDER.match(p.name))
-    evidence.expect("completed run folders", have=len(runs), want=2)
+    folders = sorted(FOLDER.match(p.name)["run"] for p in tmp_path.iterdir() if FOLDER.match(p.name))
+    evidence.expect("completed run folders", have=len(folders), want=2)
+    # the run ids as each run printed them: two runs in one second sort by their random part, not by order
+    runs = [re.search(r"retention-enable: run (\S+) on ", run.stdout)[1] for run in (first, second)]
+    evidence.expect("the printed run ids are the folders'", have=sorted(runs), want=folders)
     failed = tmp_path / f"retention-enable-{runs[0][:-6]}ffffff.failed"
     (tmp_path / f"retention-enable-{runs[0]}").rename(failed)
     by_failed_folder = _undo(fresh_database, tmp_path, str(failed), live=True)
