@@ -8,6 +8,20 @@ parses; the database then has the last word (``compiles``).
 Where a PL/pgSQL body is mutated: only inside its SQL expressions and
 statements (the ``query`` texts of ``parse_plpgsql``), so declarations and
 block structure are left alone. An SQL-language body is one region.
+
+Integer mutants not made, because they cannot change behaviour:
+
+* a literal that is an item of the select list of an ``EXISTS (SELECT 1 …)``
+  subquery: EXISTS tests whether rows exist and never reads its select list,
+  so ``SELECT 0`` and ``SELECT 2`` test the same rows as ``SELECT 1``;
+* the length argument of ``left(x, 60)`` or ``substr(x, 1, 60)`` inside the
+  MESSAGE, DETAIL or HINT of a PL/pgSQL ``RAISE`` (or a parameter of its
+  message): that expression's value is the text of the error and nothing
+  else, and ``left``/``substr`` accept any length, so ±1 there changes how
+  much of a value the message quotes, never whether or with what SQLSTATE
+  the statement raises, nor any row. The same call anywhere else (an
+  assignment, a query, a message built into a variable first) keeps its
+  mutants.
 """
 
 from __future__ import annotations
@@ -118,31 +132,49 @@ def load_functions(conn: psycopg.Connection) -> list[Function]:
 # -- regions ------------------------------------------------------------------
 
 
-def _queries(node) -> Iterator[tuple[int, str]]:
-    """(lineno, query text) of every SQL expression in a parse_plpgsql tree."""
+# PLpgSQL_raise_option.opt_type of MESSAGE, DETAIL and HINT (PLpgSQL_raise_option_type)
+_RAISE_TEXT_OPTIONS = {1, 2, 3}
+
+
+def _queries(node, message: bool = False) -> Iterator[tuple[int, str, bool]]:
+    """(lineno, query text, is it only the text of a RAISE) of every SQL expression in a
+    parse_plpgsql tree: a RAISE's MESSAGE, DETAIL and HINT options and its message's
+    parameters make the error's text and nothing else."""
     if isinstance(node, dict):
         lineno = node.get("lineno")
         for key, value in node.items():
             if key == "PLpgSQL_expr" and isinstance(value, dict) and "query" in value:
-                yield (-1, value["query"])
+                yield (-1, value["query"], message)
             elif isinstance(value, dict | list):
-                for line, query in _queries(value):
-                    yield (lineno if line == -1 and lineno else line, query)
+                inner = message
+                if key == "PLpgSQL_raise_option" and isinstance(value, dict):
+                    inner = value.get("opt_type", 0) in _RAISE_TEXT_OPTIONS
+                elif key == "params" and "elog_level" in node:
+                    inner = True
+                for line, query, text_only in _queries(value, inner):
+                    yield (lineno if line == -1 and lineno else line, query, text_only)
     elif isinstance(node, list):
         for value in node:
-            yield from _queries(value)
+            yield from _queries(value, message)
 
 
 def regions(fn: Function) -> list[tuple[int, int]]:
     """(start, end) character spans of the body that hold SQL."""
+    return _regions(fn)[0]
+
+
+def _regions(fn: Function) -> tuple[list[tuple[int, int]], set[tuple[int, int]]]:
+    """The spans of :func:`regions`, and those of them that are only the text of a RAISE."""
     if fn.language == "sql":
-        return [(0, len(fn.source))]
+        return [(0, len(fn.source))], set()
     import json
 
     tree = json.loads(pgparser.parse_plpgsql_json(fn.definition))
     line_starts = [0] + [m.end() for m in re.finditer("\n", fn.source)]
     spans: set[tuple[int, int]] = set()
-    for lineno, query in _queries(tree):
+    messages: set[tuple[int, int]] = set()
+    other: set[tuple[int, int]] = set()
+    for lineno, query, text_only in _queries(tree):
         # plpgsql line numbers count from the line of the body's opening quote
         hint = line_starts[max(0, min(len(line_starts) - 1, (lineno or 1) - 1))]
         at = fn.source.find(query, hint)
@@ -150,6 +182,8 @@ def regions(fn: Function) -> list[tuple[int, int]]:
             at = fn.source.find(query)
         if at >= 0 and query.strip():
             spans.add((at, at + len(query)))
+            (messages if text_only else other).add((at, at + len(query)))
+    messages -= other  # a span found for any other expression too is not only a message
     # nested spans (a query inside another) add nothing
     ordered = sorted(spans, key=lambda s: (s[0], -s[1]))
     kept: list[tuple[int, int]] = []
@@ -157,7 +191,7 @@ def regions(fn: Function) -> list[tuple[int, int]]:
         if kept and span[0] >= kept[-1][0] and span[1] <= kept[-1][1]:
             continue
         kept.append(span)
-    return kept
+    return kept, messages
 
 
 # -- mutation -----------------------------------------------------------------
@@ -244,8 +278,44 @@ def _matching_close(toks: list[_Tok], open_index: int) -> int | None:
     return None
 
 
-def _edits(toks: list[_Tok]) -> Iterator[tuple[str, int, int, str]]:
-    """(operator, start, end, replacement) for one region's tokens."""
+def _in_exists_select_list(toks: list[_Tok], i: int) -> bool:
+    """Is toks[i] a whole item of the select list of ``EXISTS (SELECT …)``?"""
+    return (
+        i >= 3
+        and toks[i - 1].name in ("SELECT", "ASCII_44")
+        and i + 1 < len(toks)
+        and toks[i + 1].name in ("FROM", "WHERE", "ASCII_41", "ASCII_44")
+        and _opens_exists_select(toks, i)
+    )
+
+
+def _opens_exists_select(toks: list[_Tok], i: int) -> bool:
+    """Walking back from toks[i] over its select list: is it ``EXISTS ( SELECT``?"""
+    depth = toks[i].depth
+    j = i - 1
+    while j >= 0 and toks[j].depth == depth and toks[j].name in ("ICONST", "ASCII_44"):
+        j -= 1
+    return j >= 2 and toks[j].name == "SELECT" and toks[j - 1].name == "ASCII_40" and toks[j - 2].name == "EXISTS"
+
+
+def _is_length_argument(toks: list[_Tok], i: int) -> bool:
+    """Is toks[i] the last (length) argument of ``left(x, n)`` or ``substr(x, start, n)``?"""
+    if i < 2 or i + 1 >= len(toks) or toks[i - 1].name != "ASCII_44" or toks[i + 1].name != "ASCII_41":
+        return False
+    depth = toks[i].depth
+    j = i - 1
+    while j >= 0 and toks[j].depth >= depth:
+        j -= 1
+    if j < 1 or toks[j].name != "ASCII_40":
+        return False
+    name = toks[j - 1].text.lower()
+    args = 1 + sum(1 for t in toks[j + 1 : i] if t.depth == depth and t.name == "ASCII_44")
+    return (name == "left" and args == 2) or (name in ("substr", "substring") and args == 3)
+
+
+def _edits(toks: list[_Tok], message: bool = False) -> Iterator[tuple[str, int, int, str]]:
+    """(operator, start, end, replacement) for one region's tokens (``message``: the region is
+    only the text of a RAISE; see the module's docstring for the integers left alone)."""
     for i, t in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         prev = toks[i - 1] if i > 0 else None
@@ -275,6 +345,8 @@ def _edits(toks: list[_Tok]) -> Iterator[tuple[str, int, int, str]]:
                 continue
             yield ("not", t.start, nxt.start if nxt is not None else t.end, "")
         elif t.name == "ICONST":
+            if _in_exists_select_list(toks, i) or (message and _is_length_argument(toks, i)):
+                continue
             value = int(t.text)
             yield ("integer", t.start, t.end, str(value + 1))
             if value > 0:
@@ -335,9 +407,10 @@ def mutants_of(fn: Function) -> list[Mutant]:
             shape = statements.shape(fn.definition, fn.source)
         except Exception:  # pglast's errors: the mutant then has no statement (function-level coverage)
             shape = None
-    for span in regions(fn):
+    spans, messages = _regions(fn)
+    for span in spans:
         toks = _tokens(body, span)
-        for operator, start, end, replacement in _edits(toks):
+        for operator, start, end, replacement in _edits(toks, span in messages):
             mutated = body[:start] + replacement + body[end:]
             if mutated == body or mutated in seen:
                 continue

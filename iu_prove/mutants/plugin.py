@@ -15,9 +15,9 @@ It replaces the run loop of one serial pytest session (no xdist):
 2. **Mutants** — generated from the functions in the worker's clone
    (:mod:`iu_prove.mutants.generate`), each compiled once in a rolled-back
    transaction. For each compiling mutant, only the proofs that reached its
-   statement (:class:`Reach`) re-run in-process (``runtestprotocol``): the
-   proofs that killed the function's earlier mutants first, then the fastest,
-   stopping at the first that fails. Hypothesis proofs try their explicit
+   statement (:class:`Reach`) re-run in-process (``runtestprotocol``), at most
+   ``--iu-mutants-max-proofs`` of them: one per claim first (:func:`choose`),
+   then the rest, stopping at the first that fails. Hypothesis proofs try their explicit
    examples and ``MUTANT_EXAMPLES`` generated ones, derandomized (the same in
    the coverage run and every mutant run), without shrinking. The mutant is
    applied as a ``transaction``-mode sabotage — ``CREATE OR REPLACE`` after
@@ -40,9 +40,9 @@ registered sabotages instead (:mod:`iu_prove.mutants.registry`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import random
 import re
 import sys
 import time
@@ -69,9 +69,9 @@ EXCLUDED_FIXTURES = {
     "attach_spec": "a nested pytest run of its own",
 }
 MUTANT_EXAMPLES = 3
-# A mutant runs against at most this many of the proofs that reach it, the likeliest killers
-# first (those that killed the function's earlier mutants, then the fastest): a guard every
-# call passes is reached by dozens of proofs, and a survivor would run them all.
+# A mutant runs against at most this many of the proofs that reach it, one per claim first
+# (see choose): a guard every call passes is reached by dozens of proofs, and a survivor
+# would run them all.
 MUTANT_PROOFS_MAX = 8
 COVERAGE_WAIT_S = 1800  # a shard waits this long for the others' share of the coverage map
 MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
@@ -239,6 +239,34 @@ class Reach:
         blind = {n for n in self.calls.get(oid, []) if n not in hit}
         chosen = (hit if rep is None else self.hits.get((oid, rep), set())) | blind
         return [n for n in self.order if n in chosen]
+
+
+def choose(
+    reaching: list[str], limit: int, wins: dict[str, int], seconds: dict[str, float], claim_of: dict[str, str]
+) -> list[str]:
+    """The proofs a mutant runs against, in order, at most ``limit`` (0: all) of ``reaching``.
+
+    One proof per claim first, so a mutant meets as many different claims as the limit
+    allows rather than many proofs of one claim (the cheapest proofs of a package often
+    reach a guard without testing it): the claims that killed this function's earlier
+    mutants first (most kills first), then the others, cheapest first; each claim's proof
+    is the one that killed most of those mutants, else its fastest. The remaining slots
+    go to the remaining proofs, earlier killers first, then the fastest.
+    """
+    ranked = sorted(reaching, key=lambda n: (-wins.get(n, 0), seconds.get(n, 0.0), n))
+    if not limit or len(ranked) <= limit:
+        return ranked
+    claim_wins: dict[str, int] = {}
+    firsts: dict[str, str] = {}  # claim → its proof, the first of its proofs in ranked order
+    for n in ranked:
+        claim = claim_of.get(n) or n
+        claim_wins[claim] = claim_wins.get(claim, 0) + wins.get(n, 0)
+        firsts.setdefault(claim, n)
+    order = sorted(firsts, key=lambda c: (-claim_wins[c], seconds.get(firsts[c], 0.0), c))
+    chosen = [firsts[c] for c in order][:limit]
+    taken = set(chosen)
+    chosen += [n for n in ranked if n not in taken][: limit - len(chosen)]
+    return chosen
 
 
 class _ServerLog:
@@ -478,7 +506,10 @@ class MutantRun:
         sample = self.config.getoption("iu_mutants_sample")
         chosen = list(mutants)
         if sample:
-            chosen = random.Random(self.config.getoption("iu_mutants_seed")).sample(chosen, min(sample, len(chosen)))
+            # the mutants whose seeded digest is smallest: a mutant added or no longer generated
+            # elsewhere leaves the rest of the sample as it was
+            seed = self.config.getoption("iu_mutants_seed")
+            chosen = sorted(chosen, key=lambda m: hashlib.sha1(f"{seed}:{m.id}".encode()).hexdigest())[:sample]
         if only:
             wanted = [w.strip() for w in only.split(",") if w.strip()]
             named = [m for m in mutants if any(w in m.id for w in wanted)]
@@ -510,6 +541,7 @@ class MutantRun:
         selected = self._select(mutants, {f.signature for f in functions if reach.function(f.oid)})
         runnable = [m for m in selected if m.compiles]
         seconds = {nodeid: entry["seconds"] for nodeid, entry in cov["items"].items()}
+        claim_by_id = {nodeid: claims.claim_of(item) for nodeid, item in by_id.items()}
         killers: dict[int, dict[str, int]] = {}
         max_proofs = self.config.getoption("iu_mutants_max_proofs")
         results = []
@@ -517,10 +549,9 @@ class MutantRun:
         mstarted = time.monotonic()
         for k, m in enumerate(runnable, start=1):
             fn = fn_by_sig[m.function]
-            # proofs that killed this function's earlier mutants first, then the fastest
             wins = killers.setdefault(fn.oid, {})
-            reaching = sorted(reach.mutant(fn.oid, m.statement), key=lambda n: (-wins.get(n, 0), seconds[n]))
-            proofs = reaching[:max_proofs] if max_proofs else reaching
+            reaching = reach.mutant(fn.oid, m.statement)
+            proofs = choose(reaching, max_proofs, wins, seconds, claim_by_id)
             t0 = time.monotonic()
             killer, message, ran, harness = None, "", 0, []
             if proofs:
