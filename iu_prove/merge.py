@@ -32,12 +32,13 @@ from typing import Any
 from iu_prove import claims as claims_mod
 from iu_prove import reportdiff, shard, tap
 from iu_prove.report import (
-    CLAIM_VERDICTS,
     EXIT_FAILED,
     EXIT_INCOMPLETE,
     exit_code,
+    n_summary,
     render_markdown,
     run_verdict,
+    tally,
 )
 
 REGISTER = ("awaiting_authority", "out_of_scope")
@@ -175,29 +176,20 @@ def merge(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     run["shard"] = f"merged from {len(entries)} report(s): {', '.join(names)}"
     run["notes"] = [p["text"] for p in problems] + [f"{name}: {n}" for name, n in _shard_notes(entries, names)]
     run["duration_s"] = max((float((e["doc"].get("run") or {}).get("duration_s") or 0) for e in entries), default=0)
-    values = sorted(
+    run["n_exercised"] = n_summary(
         {v for e in entries for v in ((e["doc"].get("run") or {}).get("n_exercised") or {}).get("values", [])}
     )
-    run["n_exercised"] = {
-        "count": len(values),
-        "min": min(values, default=None),
-        "max": max(values, default=None),
-        "values": values,
-    }
     starts = [e["doc"].get("started_at") for e in entries if e["doc"].get("started_at")]
     ends = [e["doc"].get("finished_at") for e in entries if e["doc"].get("finished_at")]
+    counts, not_run = tally(rows)
     doc = {
         "verdict": verdict,
         "started_at": min(starts, default=None),
         "finished_at": max(ends, default=None),
         "claims_filter": first.get("claims_filter"),
         "interrupted": "; ".join(interrupted) or None,
-        "counts": {v: sum(1 for c in rows if c["verdict"] == v) for v in CLAIM_VERDICTS},
-        "not_run": [
-            {"id": c["id"], "kind": r["kind"], "reason": r["reason"]}
-            for c in rows
-            for r in _distinct(c.get("not_run") or [])
-        ],
+        "counts": counts,
+        "not_run": not_run,
         "run": run,
         "claims": rows,
         "other_failures": others,
@@ -238,15 +230,6 @@ def _shard_notes(entries, names) -> list[tuple[str, str]]:
                 continue  # the shard's own split line: the shards table says it
             notes.append((f"shard {name}", note))
     return notes
-
-
-def _distinct(reasons: list[dict[str, str]]) -> list[dict[str, str]]:
-    seen, out = set(), []
-    for r in reasons:
-        if (r.get("kind"), r.get("reason")) not in seen:
-            seen.add((r.get("kind"), r.get("reason")))
-            out.append(r)
-    return out
 
 
 def merged_exit(doc: dict[str, Any]) -> int:

@@ -32,6 +32,26 @@ def attach_spec(server_dsn: str, template: str, head: str | None = None, server_
     return tgt.for_children().to_json()
 
 
+# Variables of this run that must not leak into a child run: xdist's worker identity,
+# the target, the cluster owner (a child is a run of its own) and make's job server.
+_NOT_INHERITED = ("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "IU_PROVE_DSN", ATTACH_ENV, "IU_PROVE_RUN_OWNER")
+_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
+def child_environment(*, attach: str | None = None, keep_profile: bool = True, **extra: str) -> dict[str, str]:
+    """The environment of a child run: attached to ``attach`` if given; with this run's
+    Hypothesis profile unless ``keep_profile`` is false (a child ``make`` then picks its own)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED) and k not in _MAKE}
+    if keep_profile:
+        env[profiles.PROFILE_ENV] = profiles.active()
+    else:
+        env.pop(profiles.PROFILE_ENV, None)
+    if attach:
+        env[ATTACH_ENV] = attach
+    env.update(extra)
+    return env
+
+
 def run(
     args: list[str],
     *,
@@ -42,14 +62,7 @@ def run(
     cwd: Path = paths.ROOT,
 ) -> NestedRun:
     """``python -m pytest ARGS`` writing its report to ``report_dir``."""
-    child_env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "IU_PROVE_DSN", ATTACH_ENV))
-    }
-    if attach:
-        child_env[ATTACH_ENV] = attach
-    child_env.setdefault(profiles.PROFILE_ENV, profiles.active())  # the same Hypothesis profile as this run
+    child_env = child_environment(attach=attach)
     child_env.update(env or {})
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--iu-report-dir={report_dir}", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env, cwd=cwd)

@@ -12,6 +12,19 @@ from iu_prove import paths
 from iu_prove.errors import SetupError
 
 
+def operator_env(**extra: str) -> dict[str, str]:
+    """The environment an operator's shell has: none of the suite's own variables (``IU_PROVE_*``,
+    ``IU_HEALTHCHECK_*``, ``PYTEST_*``) and no libpq defaults (``PG*``) but the password, which the
+    run keeps in ``PGPASSWORD`` as an operator keeps it there or in ~/.pgpass."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("IU_PROVE_", "IU_HEALTHCHECK_", "PYTEST_", "PG")) or k == "PGPASSWORD"
+    }
+    env.update(extra)
+    return env
+
+
 class PsqlNotFound(SetupError):
     pass
 

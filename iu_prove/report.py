@@ -61,8 +61,7 @@ class TestOutcome:
     @property
     def key(self) -> str:
         """``file name::function`` — how the catalogue names this test."""
-        path, _, rest = catalogue.test_key(self.nodeid).partition("::")
-        return f"{Path(path).name}::{rest}"
+        return _catalogue_key(catalogue.test_key(self.nodeid))
 
 
 def _fold_phase(out: TestOutcome, report: pytest.TestReport) -> None:
@@ -92,6 +91,7 @@ def _fold_phase(out: TestOutcome, report: pytest.TestReport) -> None:
 
 
 def _catalogue_key(test: str) -> str:
+    """``path::function`` → ``file name::function``: node ids and catalogue entries meet on it."""
     path, _, rest = test.partition("::")
     return f"{Path(path).name}::{rest}"
 
@@ -282,21 +282,10 @@ class ReportCollector:
         verdict = run_verdict(
             claim_rows, other_failures=bool(others), residue=residue_found, interrupted=info.interrupted is not None
         )
-        n_values = sorted({n for c in claim_rows for n in _n_values(c["evidence"])})
+        info.n_exercised = n_summary({n for c in claim_rows for n in _n_values(c["evidence"])})
         info.finished_at = _utc_now()
         info.duration_s = round(time.monotonic() - self.started, 2)
-        info.n_exercised = {
-            "count": len(n_values),
-            "min": min(n_values, default=None),
-            "max": max(n_values, default=None),
-            "values": n_values,
-        }
-        counts = {v: sum(1 for c in claim_rows if c["verdict"] == v) for v in CLAIM_VERDICTS}
-        not_run = [
-            {"id": c["id"], "kind": r["kind"], "reason": r["reason"]}
-            for c in claim_rows
-            for r in _distinct_reasons(c["not_run"])
-        ]
+        counts, not_run = tally(claim_rows)
         doc = {
             "verdict": verdict,
             "started_at": info.started_at,
@@ -349,6 +338,17 @@ class ReportCollector:
         terminalreporter.write_line(f"report: {self.state.info.report_dir}/proof-report.md")
 
 
+def tally(claim_rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[dict[str, str]]]:
+    """Counts per claim verdict, and one ``{id, kind, reason}`` per distinct reason a claim did not run."""
+    counts = {v: sum(1 for c in claim_rows if c["verdict"] == v) for v in CLAIM_VERDICTS}
+    not_run = [
+        {"id": c["id"], "kind": r["kind"], "reason": r["reason"]}
+        for c in claim_rows
+        for r in _distinct_reasons(c.get("not_run", []))
+    ]
+    return counts, not_run
+
+
 def _distinct_reasons(reasons: list[dict[str, str]]) -> list[dict[str, str]]:
     seen, out = set(), []
     for r in reasons:
@@ -389,8 +389,7 @@ def refused(report_dir: str, message: str, info: dict[str, Any]) -> None:
 
 def document_of(claim_rows: list[dict[str, Any]], run: dict[str, Any] | None = None) -> dict[str, Any]:
     """A report document for given claim rows (as a run would write it), e.g. to render them."""
-    counts = {v: sum(1 for c in claim_rows if c["verdict"] == v) for v in CLAIM_VERDICTS}
-    not_run = [{"id": c["id"], **r} for c in claim_rows for r in c.get("not_run", [])]
+    counts, not_run = tally(claim_rows)
     verdict = run_verdict(claim_rows, other_failures=False, residue=False, interrupted=False)
     return {
         "verdict": verdict,
@@ -404,6 +403,17 @@ def document_of(claim_rows: list[dict[str, Any]], run: dict[str, Any] | None = N
         "claims": claim_rows,
         "other_failures": [],
         "mutation": None,
+    }
+
+
+def n_summary(values: set[int]) -> dict[str, Any]:
+    """The N values a run (or merged runs) exercised: count, range and every value."""
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "min": min(ordered, default=None),
+        "max": max(ordered, default=None),
+        "values": ordered,
     }
 
 

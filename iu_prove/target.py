@@ -142,6 +142,7 @@ def describe(conn: psycopg.Connection) -> tuple[str, str | None]:
 
 
 def embedded(cluster: EmbeddedCluster, progress=None) -> Target:
+    """The target of a started, empty cluster: its template built from the migrations and fixtures."""
     target = Target(kind="embedded", server_dsn=cluster.dsn("postgres"), template=TEMPLATE)
     build_template(target, progress=progress)
     with connect(target.dsn_for(TEMPLATE)) as conn:
@@ -160,12 +161,13 @@ def start_embedded(cluster: EmbeddedCluster, progress=None) -> tuple[Target, str
         cluster.start()
         template_cache.touch(cache_key)
         tgt = Target(kind="embedded", server_dsn=cluster.dsn("postgres"), template=TEMPLATE)
+        with connect(tgt.dsn_for(TEMPLATE)) as conn:
+            tgt.server_version, tgt.head = describe(conn)
         how = f"template from the cache ({cache_key})"
     else:
         cluster.init()
         cluster.start()
-        tgt = Target(kind="embedded", server_dsn=cluster.dsn("postgres"), template=TEMPLATE)
-        build_template(tgt, progress=progress)
+        tgt = embedded(cluster, progress=progress)
         how = "template built"
         if cache_key:
             cluster.stop()
@@ -175,8 +177,6 @@ def start_embedded(cluster: EmbeddedCluster, progress=None) -> tuple[Target, str
             except OSError as exc:
                 how += f" (not cached: {exc})"
             cluster.start()
-    with connect(tgt.dsn_for(TEMPLATE)) as conn:
-        tgt.server_version, tgt.head = describe(conn)
     return tgt, how
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
-from iu_prove import paths
+from iu_prove import nested, paths
 
 SERVER_LINE = re.compile(r"embedded PostgreSQL on socket (?P<sock>\S+)/sock port (?P<port>\d+)")
 
@@ -39,15 +38,8 @@ def clusters_of_run(pid: int) -> list[str]:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a fresh top-level run: no xdist or attach variables of ours."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "IU_PROVE_ATTACH", "IU_PROVE_DSN"))
-        and k not in ("IU_PROVE_RUN_OWNER", "IU_PROVE_PROFILE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
-    }
-    env.update(extra)
-    return env
+    """The environment of a fresh top-level run (its own cluster, its own profile choice)."""
+    return nested.child_environment(keep_profile=False, **extra)
 
 
 def report(report_dir: Path) -> dict | None:

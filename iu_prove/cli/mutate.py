@@ -12,6 +12,7 @@ and the generated score meets its floors, 1 otherwise, 2 on set-up errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = generated = None
     timings: dict[str, float] = {}
     try:
-        with EmbeddedCluster() as cluster:
-            tgt = target.embedded(cluster)
+        with contextlib.ExitStack() as cleanup:
+            cluster = EmbeddedCluster()
+            cleanup.callback(cluster.remove)
+            tgt, _ = target.start_embedded(cluster)  # from the template cache when nothing changed
             spec = tgt.for_children().to_json()
             if args.matrix in ("both", "generated"):
                 started = time.monotonic()

@@ -300,15 +300,9 @@ def run_sh(block: Block, env: dict[str, str], *, timeout: float = 120) -> Run:
 
 def shell_env(dsn: str, backup_dir: Path) -> dict[str, str]:
     venv_bin = paths.ROOT / ".venv" / "bin"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("IU_PROVE_", "IU_HEALTHCHECK_", "PYTEST_", "PG")) or k == "PGPASSWORD"
-    }
-    env.update(
+    return psql_mod.operator_env(
         IU_PROVE_DSN=dsn,
         IU_BACKUP_DIR=str(backup_dir),
         PATH=f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         PGAPPNAME="iu-prove-cookbook",
     )
-    return env

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import socket
 import subprocess
 import threading
@@ -17,6 +16,7 @@ import pytest
 
 from iu_prove import paths
 from iu_prove.dsn import connect
+from iu_prove.psql import operator_env
 
 COMMAND = paths.ROOT / ".venv" / "bin" / "iu-healthcheck"
 SECRET = "s3cret-Pw-never-printed"
@@ -25,13 +25,8 @@ TOKEN = "kumaTOKEN123"
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # The timer's environment: the DSN comes by argument, a password (if any) as PGPASSWORD.
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("IU_PROVE_", "IU_HEALTHCHECK_", "PG")) or k == "PGPASSWORD"
-    }
     return subprocess.run(
-        [str(COMMAND), *args], env={**base, **(env or {})}, capture_output=True, text=True, timeout=60
+        [str(COMMAND), *args], env=operator_env(**(env or {})), capture_output=True, text=True, timeout=60
     )
 
 

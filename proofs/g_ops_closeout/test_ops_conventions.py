@@ -7,7 +7,6 @@ section leaves a healthcheck that is still green a simulated day later."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
@@ -15,6 +14,7 @@ import pytest
 
 from iu_prove import paths
 from iu_prove.dsn import connect
+from iu_prove.psql import operator_env
 from proofs.g_ops_closeout import _support as sup
 from proofs.g_ops_closeout import cookbook
 
@@ -104,7 +104,7 @@ def test_every_script_refuses_every_name_it_does_not_accept(fresh_database, psql
         subprocess.run(["bash", "-c", cmd], cwd=paths.ROOT, capture_output=True, text=True, timeout=120, env=env)
         for cmd in printed
         # An operator's password lives in ~/.pgpass or PGPASSWORD, never in a printed command.
-        for env in [{k: v for k, v in os.environ.items() if not k.startswith("PG") or k == "PGPASSWORD"}]
+        for env in [operator_env()]
     ]
     evidence.expect(
         "live scaleout, then its printed verify and refresh commands pasted as printed (no PG* environment "

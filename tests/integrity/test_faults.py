@@ -1,7 +1,6 @@
 """Faults: a server crash in the middle of a durable batch leaves no partial
 batch; a crashed xdist worker fails the run clearly and the server is still removed."""
 
-import os
 import subprocess
 import sys
 import time
@@ -78,7 +77,7 @@ def test_a_crashed_xdist_worker_interrupts_the_run_and_the_server_is_still_remov
     (tmp_path / "test_crash.py").write_text(
         "import os, signal\n\ndef test_ok():\n    pass\n\ndef test_crash():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "IU_PROVE_ATTACH"))}
+    env = runs.child_env()
     proc = subprocess.run(
         [
             sys.executable,
