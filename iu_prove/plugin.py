@@ -85,9 +85,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 # -- signals ------------------------------------------------------------------
 def _on_signal(signum, frame):
     """The first catchable signal ends the run in order (fixtures torn down, servers
-    stopped, report written); later ones are noted and ignored, so clean-up finishes."""
+    stopped, report written); later ones, and any that come once the report is written,
+    are ignored, so clean-up finishes and the report stays true."""
     state = _config.stash.get(STATE, None) if _config is not None else None
-    if state is None or state.signal is not None:
+    if state is None or state.signal is not None or state.reported:
         return
     state.signal = signum
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
@@ -442,6 +443,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 + "\n"
             )
     doc = collector.write(state.signal)
+    state.reported = True
     session.exitstatus = doc["run"]["exit_status"]
     if session.config.getoption("iu_tap"):
         tap.write(doc, session.config.getoption("iu_tap"))

@@ -66,6 +66,7 @@ class RunState:
         self.info = RunInfo()
         self.residue_before: Snapshot | None = None
         self.signal: int | None = None  # the signal that interrupted the run
+        self.reported = False  # the report is written: a later signal only lets clean-up finish
         self.collected: list[str] = []  # node ids the run set out to run (after deselection)
 
     @property

@@ -35,11 +35,11 @@ def _folders() -> set[str]:
     return found
 
 
-def _start(cmd: list[str], tmp_path) -> subprocess.Popen:
+def _start(cmd: list[str], tmp_path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         cmd,
         cwd=runs.ROOT,
-        env=runs.child_env(PYTHONUNBUFFERED="1", IU_PROVE_RUN_LABEL=LABEL),
+        env=runs.child_env(PYTHONUNBUFFERED="1", IU_PROVE_RUN_LABEL=LABEL, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -98,12 +98,22 @@ def _pytest(tmp_path, *args: str) -> list[str]:
 def test_sigterm_while_the_template_is_built_leaves_nothing_and_says_interrupted(tmp_path, evidence):
     """SIGTERM while migrations are applied to the template: nothing left, report INTERRUPTED, exit 143."""
     watch = Watch()
-    proc = _start(_pytest(tmp_path, "proofs", "-p", "no:xdist", "--iu-claims", "S-1"), tmp_path)
-    appeared = _wait_for(lambda: bool(watch.seen))
-    time.sleep(0.8)  # initdb and start take longer than this; the template build follows
+    cmd = _pytest(tmp_path, "proofs", "-p", "no:xdist", "--iu-claims", "S-1")
+    # no template cache (the template is built, not copied) and progress lines to time the signal by
+    proc = _start(cmd, tmp_path, IU_PROVE_NO_CACHE="1", IU_PROVE_VERBOSE="1")
+    seen = ""
+    migrating = None
+    for line in proc.stdout:
+        seen += line
+        migrating = re.search(r"applying (0[1-9]\d_\S+\.sql)", line)
+        if migrating:  # migration 010 or later is being applied to the template
+            break
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=120)
-    evidence.expect_true("a cluster folder appeared", appeared)
+    rest, _ = proc.communicate(timeout=120)
+    out = seen + rest
+    evidence.record("signal sent while", migrating.group(0) if migrating else None)
+    evidence.expect_true("a migration was being applied", migrating, rows=out.splitlines()[-6:])
+    evidence.expect_true("a cluster folder appeared", watch.seen)
     evidence.expect("exit", have=proc.returncode, want=128 + signal.SIGTERM, rows=out.splitlines()[-6:])
     doc = runs.report(tmp_path / "r") or {}
     evidence.expect("report verdict", have=doc.get("verdict"), want="interrupted")
@@ -183,3 +193,24 @@ def test_the_next_run_sweeps_the_servers_of_a_killed_run_in_one_line(tmp_path, e
     evidence.expect(
         "a collect-only run after it says nothing about leftovers", have="removed" in sweep.stderr, want=False
     )
+
+
+def test_a_signal_after_the_report_is_written_lets_clean_up_finish(tmp_path, evidence):
+    """SIGTERM once the report is written: the server is still stopped, the exit is the report's, no traceback."""
+    watch = Watch()
+    proc = _start(_pytest(tmp_path, "proofs", "-p", "no:xdist", "--iu-claims", "S-1"), tmp_path)
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if line.startswith("report: "):  # the terminal summary: the report is on disk, clean-up follows
+            break
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=120)
+    out = seen + rest
+    evidence.record("the run was still cleaning up when signalled", alive)
+    doc = runs.report(tmp_path / "r") or {}
+    evidence.expect("report verdict", have=doc.get("verdict"), want="partial")
+    evidence.expect("exit", have=proc.returncode, want=doc.get("run", {}).get("exit_status"), rows=out.splitlines()[-6:])
+    evidence.expect("tracebacks", have=out.count("Traceback"), want=0, rows=out.splitlines()[-6:])
+    _nothing_left(watch, evidence, out)
