@@ -211,6 +211,8 @@ def test_a_signal_after_the_report_is_written_lets_clean_up_finish(tmp_path, evi
     evidence.record("the run was still cleaning up when signalled", alive)
     doc = runs.report(tmp_path / "r") or {}
     evidence.expect("report verdict", have=doc.get("verdict"), want="partial")
-    evidence.expect("exit", have=proc.returncode, want=doc.get("run", {}).get("exit_status"), rows=out.splitlines()[-6:])
+    evidence.expect(
+        "exit", have=proc.returncode, want=doc.get("run", {}).get("exit_status"), rows=out.splitlines()[-6:]
+    )
     evidence.expect("tracebacks", have=out.count("Traceback"), want=0, rows=out.splitlines()[-6:])
     _nothing_left(watch, evidence, out)
