@@ -136,11 +136,17 @@ def _tx_cache(conn: psycopg.Connection, key: tuple) -> dict[str, tuple[tuple, Ta
     return _TX_CACHE.setdefault((key, pid, mark), {})
 
 
-def _of_large_table(conn: psycopg.Connection, table: str, schema: str, horizon: int) -> TableFingerprint:
+def _where(where: str | None) -> sql.Composable:
+    return sql.SQL(" WHERE ({})").format(sql.SQL(where)) if where else sql.SQL("")
+
+
+def _of_large_table(
+    conn: psycopg.Connection, table: str, schema: str, horizon: int, where: str | None = None
+) -> TableFingerprint:
     query = sql.SQL(
         "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\") "
-        "FILTER (WHERE age(t.xmin) <= age(%s::text::xid))) FROM {}.{} AS t"
-    ).format(sql.Identifier(schema), sql.Identifier(table))
+        "FILTER (WHERE age(t.xmin) <= age(%s::text::xid))) FROM {}.{} AS t{}"
+    ).format(sql.Identifier(schema), sql.Identifier(table), _where(where))
     rows, digest = conn.execute(query, [str(horizon % 2**32)]).fetchone()
     return TableFingerprint(int(rows), digest, horizon)
 
@@ -154,18 +160,23 @@ def tables(conn: psycopg.Connection, schema: str = "public") -> list[str]:
     return [r[0] for r in conn.execute(TABLES_SQL, [schema]).fetchall()]
 
 
-def of_table(conn: psycopg.Connection, table: str, schema: str = "public") -> TableFingerprint:
-    """The fingerprint of one table (against the database's horizon when the table is large)."""
+def of_table(
+    conn: psycopg.Connection, table: str, schema: str = "public", where: str | None = None
+) -> TableFingerprint:
+    """The fingerprint of one table (against the database's horizon when the table is large),
+    or of its rows that satisfy ``where`` (SQL over the row alias ``t``, e.g. ``t.kind = 'piece'``;
+    exact in the same way: a row version that leaves the filter changes the count, one that
+    enters or stays in it is a new version, written since the horizon)."""
     _, scope = _scope(conn, schema)
     if table in scope.large:
-        return _of_large_table(conn, table, schema, scope.horizon)
-    return _of_whole_table(conn, table, schema)
+        return _of_large_table(conn, table, schema, scope.horizon, where)
+    return _of_whole_table(conn, table, schema, where)
 
 
-def _of_whole_table(conn: psycopg.Connection, table: str, schema: str) -> TableFingerprint:
+def _of_whole_table(conn: psycopg.Connection, table: str, schema: str, where: str | None = None) -> TableFingerprint:
     query = sql.SQL(
-        "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\")) FROM {}.{} AS t"
-    ).format(sql.Identifier(schema), sql.Identifier(table))
+        "SELECT count(*), md5(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE \"C\")) FROM {}.{} AS t{}"
+    ).format(sql.Identifier(schema), sql.Identifier(table), _where(where))
     rows, digest = conn.execute(query).fetchone()
     return TableFingerprint(int(rows), digest)
 

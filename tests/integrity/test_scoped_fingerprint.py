@@ -88,6 +88,30 @@ def test_a_large_table_is_compared_by_rows_written_and_misses_no_change(bigish, 
     )
     evidence.expect("tables seen changed after an insert undone by a delete", have=undone, want=[])
 
+    pieces = "t.kind = 'piece'"
+    filtered = {
+        "update of one far piece": f"UPDATE information_unit SET body = body || '.' WHERE code = '{FAR}'",
+        "one far piece turned into a collection": (
+            f"UPDATE information_unit SET kind = 'collection' WHERE code = '{FAR}'"
+        ),
+        "delete of one far piece": f"DELETE FROM information_unit WHERE code = '{FAR}'",
+        "insert of a collection (outside the filter)": (
+            "INSERT INTO information_unit (code, kind, created_by) VALUES ('FAR-C', 'collection', 'iu-core-far-bulk')"
+        ),
+    }
+    seen = {}
+    with connect(bigish) as conn:
+        for label, statement in filtered.items():
+            before = fingerprint.of_table(conn, "information_unit", where=pieces)
+            conn.execute(statement)
+            seen[label] = fingerprint.of_table(conn, "information_unit", where=pieces) != before
+            conn.rollback()
+    evidence.expect(
+        "the pieces' fingerprint (a filtered large table) sees a change",
+        have=seen,
+        want={label: not label.startswith("insert of a collection") for label in filtered},
+    )
+
     before = residue.snapshot(bigish)
     with connect(bigish) as conn:
         conn.execute(f"UPDATE information_unit SET body = body || '.' WHERE code = '{FAR}'")
