@@ -220,6 +220,7 @@ class EmbeddedCluster:
             "UTF8",
             "--locale=C",
             "--no-sync",
+            "--wal-segsize=1",  # 1 MB WAL segments: a small data directory to cache and copy
         )
         conf = "\n".join(f"{k} = '{v}'" for k, v in SERVER_SETTINGS.items())
         with open(self.datadir / "postgresql.auto.conf", "a") as fh:
@@ -281,11 +282,12 @@ class EmbeddedCluster:
         return self._run(self.bindir / "pg_ctl", "-D", self.datadir, "status", check=False).returncode == 0
 
     def remove(self) -> None:
-        """Stop the server if it runs and delete every file of the cluster."""
+        """Stop the server if it runs and delete every file of the cluster (no shutdown
+        checkpoint: nothing of it is kept)."""
         if self.base is None:
             return
         try:
-            self.stop()
+            self.stop(mode="immediate")
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
