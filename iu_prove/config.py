@@ -103,6 +103,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("IU_PROVE_ATTACH", "a parent run's cluster and template that a child run attaches to", internal=True),
     Knob("IU_PROVE_RUN_OWNER", "the run a cluster belongs to (set by the controlling process)", internal=True),
     Knob("IU_PROVE_RUN_LABEL", "a free label written into each cluster's owner file", internal=True),
+    Knob("IU_PROVE_OPS_DIR", "the ops scripts' folder of a run with a script sabotage (a changed copy)", internal=True),
 )
 BY_ENV = {k.env: k for k in KNOBS}
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("iu_sabotage"):
             state.sabotage = sabotage.get(config.getoption("iu_sabotage"), Path(config.getoption("iu_sabotage_dir")))
             info.sabotage = state.sabotage.id
+            if state.sabotage.mode == "script" and not state.is_worker:
+                _use_sabotaged_ops(state.sabotage)
         if not state.is_worker:
             state.catalogue = catalogue.for_args(config.args, Path(str(config.invocation_params.dir)))
         if config.getoption("iu_claims"):
@@ -160,6 +164,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(collector, "iu_prove_report")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(_XdistBridge(state), "iu_prove_xdist")
+
+
+def _use_sabotaged_ops(sab: sabotage.Sabotage) -> None:
+    """A script sabotage: this run and its workers read ``sql/ops`` from a changed copy
+    (removed when the process ends)."""
+    folder = Path(tempfile.mkdtemp(prefix="iu-prove-ops-"))
+    atexit.register(shutil.rmtree, folder, True)
+    paths.OPS = sab.write_ops(folder / "ops")
+    os.environ[sabotage.OPS_DIR_ENV] = str(paths.OPS)
 
 
 def _configure_shard_and_baseline(config: pytest.Config, state: RunState) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from iu_prove import mutation, paths
-from iu_prove.sabotage import SabotageError, registry
+from iu_prove.sabotage import Sabotage, SabotageError, registry
 
 CLAIM_MARK = re.compile(r"""mark\.claim\(\s*["']([A-Z]-\d+)["']\s*\)""")
 
@@ -33,6 +33,42 @@ def test_a_malformed_registry_is_refused(tmp_path):
     (tmp_path / "bad.toml").write_text('[[sabotage]]\nid = "x"\nkills = ["S-1"]\nsql = "select 1"\n')
     with pytest.raises(SabotageError, match="lacks 'description'"):
         registry(tmp_path)
+
+
+def test_a_script_sabotage_replaces_exactly_one_text_of_a_copy(tmp_path):
+    """A script sabotage changes one text of one script in a copy of sql/ops, never the checkout;
+    a text found twice or not at all, or a script that does not exist, is refused."""
+    ops = tmp_path / "ops"
+    (ops / "pkg").mkdir(parents=True)
+    (ops / "pkg" / "a.sql").write_text("SELECT 1 AS one;\nSELECT 2 AS two;\n")
+    (ops / "pkg" / "b.sql").write_text("SELECT 3;\n")
+
+    def sab(script: str, old: str) -> Sabotage:
+        return Sabotage("X-1/s", ("X-1",), "script", "d", "", "x.toml", script=script, replace=(old, "SELECT 0"))
+
+    copy = sab("pkg/a.sql", "SELECT 2").write_ops(tmp_path / "copy", ops)
+    assert (copy / "pkg" / "a.sql").read_text() == "SELECT 1 AS one;\nSELECT 0 AS two;\n"
+    assert (copy / "pkg" / "b.sql").read_text() == "SELECT 3;\n"
+    assert (ops / "pkg" / "a.sql").read_text() == "SELECT 1 AS one;\nSELECT 2 AS two;\n"
+    for script, old, why in [
+        ("pkg/a.sql", "SELECT", "2 times"),
+        ("pkg/a.sql", "DELETE", "0 times"),
+        ("pkg/c.sql", "x", "no ops"),
+    ]:
+        with pytest.raises(SabotageError, match=why):
+            sab(script, old).write_ops(tmp_path / f"copy-{why}", ops)
+
+
+def test_every_script_sabotage_applies_to_the_shipped_scripts(tmp_path):
+    """Each registered script sabotage finds its text exactly once in the shipped ops scripts."""
+    problems = {}
+    for s in registry().values():
+        if s.mode == "script":
+            try:
+                s.write_ops(tmp_path / s.id.replace("/", "_"))
+            except SabotageError as exc:
+                problems[s.id] = str(exc)
+    assert problems == {}
 
 
 @pytest.mark.slow

@@ -113,7 +113,15 @@ def _prove_rollback_path(dsn: str, psql: PsqlRunner, evidence: Evidence) -> None
 
     live = psql.run(fb.UNREGISTER_SCRIPT, dsn=dsn, live="true", actor=fb.ACTOR)
     evidence.expect("live run exit", have=live.returncode, want=0, rows=[str(live)])
-    evidence.record("live run summary", fb.key_values(live.stdout, "unregister_internal_routes LIVE done:"))
+    summary = fb.key_values(live.stdout, "unregister_internal_routes LIVE done:")
+    others = len([r for r in routes_registered if r[1] != "internal"])
+    evidence.expect(
+        "live run summary: removed, internal left, other-lane routes kept and before",
+        have=[summary.get(k) for k in ("removed", "internal_routes_left", "other_lane_routes_kept")]
+        + [summary.get("other_lane_routes_before")],
+        want=[str(len(internal_routes)), "0", str(others), str(others)],
+        rows=[live.stdout[-600:]],
+    )
     routes_after, logged_after = _state(dsn)
     evidence.expect(
         "routes after the live run (internal-lane removed, live-lane kept)",

@@ -285,11 +285,35 @@ def run_sql(block: Block, dsn: str, *, setup: Sequence[str] = (), timeouts: dict
     return Run(block, result.returncode, result.output, time.monotonic() - started)
 
 
+_WORKDIRS: dict[Path, Path] = {}
+
+
+def workdir() -> Path:
+    """Where shell blocks run: the checkout, or — when the run reads its ops scripts from
+    elsewhere (a script sabotage's copy) — a folder of links to the checkout's entries in
+    which ``sql/ops`` is that copy, so a block's ``-f sql/ops/…`` runs what the proofs run."""
+    own = paths.ROOT / "sql" / "ops"
+    if own == paths.OPS:
+        return paths.ROOT
+    if paths.OPS not in _WORKDIRS:
+        shadow = paths.OPS.parent / "root"
+        (shadow / "sql").mkdir(parents=True, exist_ok=True)
+        for entry in paths.ROOT.iterdir():
+            if entry.name != "sql" and not (shadow / entry.name).exists():
+                (shadow / entry.name).symlink_to(entry)
+        for entry in (paths.ROOT / "sql").iterdir():
+            link = shadow / "sql" / entry.name
+            if not link.exists():
+                link.symlink_to(paths.OPS if entry == own else entry)
+        _WORKDIRS[paths.OPS] = shadow
+    return _WORKDIRS[paths.OPS]
+
+
 def run_sh(block: Block, env: dict[str, str], *, timeout: float = 120) -> Run:
     started = time.monotonic()
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.text],
-        cwd=paths.ROOT,
+        cwd=workdir(),
         env=env,
         capture_output=True,
         text=True,
