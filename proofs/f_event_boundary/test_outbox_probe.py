@@ -191,3 +191,34 @@ def test_the_outbox_probe_script_with_open_gates_delivers_nothing(db, psql, evid
     )
     evidence.expect("after rollback (script): gates restored", have=after.get("gates_restored"), want="t")
     _no_trace(db, evidence, inside.get("probe_id", "00000000-0000-0000-0000-000000000000"), counts_before, facts_before)
+
+
+@pytest.mark.claim("F-3")
+def test_the_outbox_probe_script_sees_a_delivery_when_one_happens(db, psql, evidence):
+    """Control: outbox_probe.sql on a live-lane type with an enabled route sees the worker deliver it and fails."""
+    live_type = "iu.proof.f3-live-control"
+    setup = (
+        "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in)"
+        f" VALUES ('{live_type}', 'live', 'proof F-3 control');"
+        f"INSERT INTO route_registry (event_type, route) VALUES ('{live_type}', 'proof-f3-control-route')"
+    )
+    result = fb.run_in_rolled_back_session(psql.dsn, setup, fb.PROBE_SCRIPT, event_type=live_type, open_gates="true")
+    inside = fb.key_values(result.stdout, "probe inside:")
+    evidence.record("probe inside", inside)
+    evidence.expect(
+        "inside: worker delivered / probe rows in the delivery log / probe undelivered",
+        have=[inside.get("worker_delivered"), inside.get("probe_delivery_log_rows"), inside.get("probe_undelivered")],
+        want=["1", "1", "f"],
+        rows=[result.stdout[-600:], result.stderr[-400:]],
+    )
+    evidence.expect_where(
+        "psql exit (the probe fails on a delivery)", result.returncode, lambda rc: rc != 0, "non-zero"
+    )
+    evidence.expect_true(
+        "the failure names the delivery", "was delivered" in fb.error_line(result), rows=[fb.error_line(result)]
+    )
+    evidence.expect(
+        "nothing of the control left",
+        have=db.execute("SELECT count(*) FROM event_type_registry WHERE event_type = %s", [live_type]).fetchone()[0],
+        want=0,
+    )

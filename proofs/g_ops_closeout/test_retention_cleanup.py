@@ -89,5 +89,11 @@ def test_the_dry_run_script_changes_nothing(psql, proof_dsn, evidence):
     with connect(proof_dsn, autocommit=True) as conn:
         after = sup.fingerprint(conn, tables)
         counts_after = sup.row_counts(conn)
+        expired = _expired_counts(conn, sup.db_now(conn))  # disabled policies expire nothing
+    evidence.expect(
+        "printed per table: would_delete, total_rows (counted apart)",
+        have={r["table_name"]: (r.get("would_delete"), r.get("total_rows")) for r in printed},
+        want={t: (str(expired.get(t, 0)), str(counts_after[t])) for t in tables[:-1]},
+    )
     evidence.expect_no_rows("policy tables or config changed", sup.fingerprint_delta(before, after))
     evidence.expect("row counts of every table", have=counts_after, want=counts_before)
