@@ -74,3 +74,24 @@ def run(
     env = {**os.environ, "PGAPPNAME": "iu-prove-psql"}
     proc = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
     return PsqlResult(args, proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_in_rolled_back_session(dsn: str, setup_sql: str, script: str | Path, **variables: object) -> PsqlResult:
+    """One psql session: BEGIN, ``setup_sql``, the script (``\\i``, relative to ``sql/ops``), ROLLBACK.
+
+    The script sees the uncommitted set-up (e.g. a breakage it must detect); nothing is
+    ever committed (an error ends the session under ON_ERROR_STOP, which rolls it back).
+    """
+    path = Path(script) if Path(script).is_absolute() else paths.OPS / script
+    stdin = "\n".join(
+        [
+            "BEGIN;",
+            "SET LOCAL lock_timeout = '2s';",
+            "SET LOCAL statement_timeout = '60s';",
+            setup_sql.strip().rstrip(";") + ";",
+            f"\\i '{path}'",
+            "ROLLBACK;",
+            "",
+        ]
+    )
+    return run(dsn, variables=variables, stdin=stdin)

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from iu_prove import psql as psql_mod
 from proofs.d_envelope_refresh._envelope import (
     ERROR_LOG,
     REASON,
@@ -106,3 +107,39 @@ def test_the_probe_refuses_a_bad_variable_and_writes_nothing(psql, rolled_back, 
     evidence.expect_true("message names the bad variable", message in result.stderr, note=result.stderr.strip())
     evidence.record("message", result.stderr.strip().splitlines()[:1])
     evidence.expect("row counts and gates afterwards", have=snapshot(rolled_back), want=before)
+
+
+BREAKAGES = {
+    "trigger-disabled": (
+        "ALTER TABLE iu_collection_template_instance_lineage DISABLE TRIGGER trg_iu_lineage_envelope_refresh",
+        "rows after one instantiation (expected +1)",
+    ),
+    "refreshed-under-another-reason": (
+        "CREATE FUNCTION pg_temp.proof_reason() RETURNS trigger LANGUAGE plpgsql AS "
+        "$f$ BEGIN NEW.reason := 'manual_full_refresh'; RETURN NEW; END $f$;"
+        "CREATE TRIGGER proof_reason BEFORE INSERT ON iu_three_axis_envelope_refresh_log "
+        "FOR EACH ROW EXECUTE FUNCTION pg_temp.proof_reason()",
+        "has reason 'manual_full_refresh'",
+    ),
+    "cached-envelope-off-by-one": (
+        "CREATE FUNCTION pg_temp.proof_skew() RETURNS trigger LANGUAGE plpgsql AS "
+        "$f$ BEGIN NEW.axis_b_count := NEW.axis_b_count + 1; RETURN NEW; END $f$;"
+        "CREATE TRIGGER proof_skew BEFORE INSERT OR UPDATE ON iu_three_axis_envelope "
+        "FOR EACH ROW EXECUTE FUNCTION pg_temp.proof_skew()",
+        "cached envelope",
+    ),
+}
+
+
+@pytest.mark.claim("D-2")
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_the_probe_script_fails_naming_each_breakage_alone(psql, rolled_back, evidence, breakage):
+    """Control: probe.sql, with one breakage set up in its own session, exits non-zero naming it; nothing kept."""
+    setup, message = BREAKAGES[breakage]
+    before = snapshot(rolled_back)
+    result = psql_mod.run_in_rolled_back_session(psql.dsn, setup, PROBE, template=TEMPLATE)
+    error = next((line for line in result.stderr.splitlines() if "ERROR:" in line), "")
+    evidence.record("probe error", error)
+    evidence.expect_where("probe exit", result.returncode, lambda rc: rc != 0, "non-zero")
+    evidence.expect_true("the error names the breakage", message in error, rows=[error or result.stderr[-400:]])
+    evidence.expect("row counts and gates after the probe", have=snapshot(rolled_back), want=before)

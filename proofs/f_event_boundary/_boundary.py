@@ -8,7 +8,6 @@ import re
 
 import psycopg
 
-from iu_prove import paths
 from iu_prove import psql as psql_mod
 from iu_prove.psql import PsqlResult
 from proofs import _substrate as substrate
@@ -85,21 +84,5 @@ def key_values(stdout: str, prefix: str) -> dict[str, str]:
 
 
 def run_in_rolled_back_session(dsn: str, setup_sql: str, script: str, **variables: object) -> PsqlResult:
-    """One psql session: BEGIN, ``setup_sql``, the script (``\\i``), ROLLBACK.
-
-    The script sees the uncommitted setup; nothing is ever committed (an error
-    ends the session under ON_ERROR_STOP, which rolls the transaction back).
-    """
-    path = paths.OPS / script
-    stdin = "\n".join(
-        [
-            "BEGIN;",
-            "SET LOCAL lock_timeout = '2s';",
-            "SET LOCAL statement_timeout = '60s';",
-            setup_sql.strip().rstrip(";") + ";",
-            f"\\i '{path}'",
-            "ROLLBACK;",
-            "",
-        ]
-    )
-    return psql_mod.run(dsn, variables=variables, stdin=stdin)
+    """One psql session: BEGIN, ``setup_sql``, the script, ROLLBACK (see :mod:`iu_prove.psql`)."""
+    return psql_mod.run_in_rolled_back_session(dsn, setup_sql, script, **variables)
