@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from iu_prove import fingerprint
+from iu_prove import psql as psql_mod
 from iu_prove.dsn import connect
 from iu_prove.profiles import for_every_n
 from proofs.e_scaleout import _scaleout as sc
@@ -124,3 +127,48 @@ def test_a_batch_leaves_the_vector_ledger_unchanged_and_reuses_template_pieces(r
                 have=len(db.execute(REUSE_SQL, [actor]).fetchall()),
                 want=1,
             )
+
+
+VERIFY_ACTOR = "iu-core-6x-bulk-e4-verify"
+ONE_INSTANCE = (
+    f"(SELECT instance_collection_id FROM {sc.LINEAGE} WHERE actor = '{VERIFY_ACTOR}' "
+    "ORDER BY instance_collection_id LIMIT 1)"
+)
+VERIFY_BREAKAGES = {  # check it must name → the breakage, set up after the batch in the same session
+    "audit_rows": ("SELECT 1", {"n": 7}),
+    "digest_matches_template": (
+        f"UPDATE iu_auto_instantiate_event_log SET digest_matches_template = false "
+        f"WHERE instance_collection_id = {ONE_INSTANCE}",
+        {},
+    ),
+    "lineage": (f"DELETE FROM {sc.LINEAGE} WHERE instance_collection_id = {ONE_INSTANCE}", {}),
+    "outbox_events": (f"DELETE FROM event_outbox WHERE aggregate_id = {ONE_INSTANCE}", {}),
+    "digest_drift": (f"DELETE FROM iu_piece_membership WHERE position = 1 AND collection_id = {ONE_INSTANCE}", {}),
+    "vector_ledger": (
+        "INSERT INTO iu_vector_point (unit_id, qdrant_collection, point_id) "
+        f"VALUES ({ONE_INSTANCE}, 'iu_proof_e4', 'verify-control')",
+        {},
+    ),
+    "gate_closed": ("SELECT fn_iu_core_config_set('iu_core.auto_instantiate_enabled', 'true'::jsonb, 'iu-prove')", {}),
+}
+
+
+@pytest.mark.claim("E-4")
+@pytest.mark.parametrize("check", [None, *VERIFY_BREAKAGES], ids=["clean", *VERIFY_BREAKAGES])
+def test_verify_batch_fails_naming_each_broken_check_alone(psql, evidence, check):
+    """verify_batch.sql on a batch of 6 in one rolled-back session: passes clean, names each broken check alone."""
+    breakage, variables = VERIFY_BREAKAGES[check] if check else ("SELECT 1", {})
+    setup = f"SELECT count(*) FROM fn_iu_bounded_scaleout(6, '{VERIFY_ACTOR}'); {breakage}"
+    result = psql_mod.run_in_rolled_back_session(
+        psql.dsn, setup, "scaleout/verify_batch.sql", actor=VERIFY_ACTOR, **({"n": 6} | variables)
+    )
+    error = next((line for line in result.stderr.splitlines() if "verify_batch failed" in line), "")
+    named = re.search(r"verify_batch failed for actor \S+: (.*)$", error)
+    failed = named.group(1).split(", ") if named else []
+    evidence.record("checks named failed", failed)
+    if check is None:
+        evidence.expect("exit on the clean batch", have=result.returncode, want=0, rows=[result.stderr[-400:]])
+        evidence.expect("checks failed", have=failed, want=[])
+    else:
+        evidence.expect_where("exit", result.returncode, lambda rc: rc != 0, "non-zero")
+        evidence.expect_true(f"{check} is named failed", check in failed, rows=[error or result.stderr[-400:]])
