@@ -11,7 +11,9 @@ route (disabled, none, only another type's). A disabled route beside an
 enabled one gets no row, nor does another type's enabled route; with nothing
 listed (empty or only blanks and commas) the worker returns exactly 0.
 Boundaries: ``p_limit`` 1 with two deliverable events delivers exactly 1;
-``p_limit`` equal to their number delivers both.
+``p_limit`` equal to their number delivers both; ``p_limit`` NULL, 0 and -1
+are refused (IU006, naming the value) and deliver nothing. Scope: an event
+already delivered (``delivered_at`` set) is never delivered again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 
 import pytest
 
+from proofs._substrate import sqlstate_of
 from proofs.f_event_boundary import _boundary as fb
 
 CONTROL_TYPE = "iu.proof.f4_control_live"
@@ -182,4 +185,65 @@ def test_the_worker_delivers_at_most_its_limit(db, evidence):
     )
     evidence.expect(
         "delivered once more (none left)", have=db.execute("SELECT fn_event_outbox_deliver(1)").fetchone()[0], want=0
+    )
+
+
+def deliverable_world(db) -> None:
+    """Gates open and the control type live, listed and routed: every event of it is deliverable."""
+    db.execute(
+        "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in, description)"
+        " VALUES (%s, 'live', 'proof F-4', 'control: deliverable')",
+        [CONTROL_TYPE],
+    )
+    db.execute(
+        "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, true)", [CONTROL_TYPE, CONTROL_ROUTE]
+    )
+    fb.set_gate(db, "iu_core.delivery_enabled", "true")
+    fb.set_gate(db, "iu_core.delivery_live_routes", json.dumps(CONTROL_TYPE))
+
+
+DELIVERY_STATE = "SELECT id, delivered_at FROM event_outbox ORDER BY id"
+DELIVERY_LOG = "SELECT count(*) FROM event_outbox_delivery_log"
+
+
+@pytest.mark.claim("F-4")
+@pytest.mark.parametrize("limit", [None, 0, -1], ids=lambda v: f"p_limit={v}")
+def test_a_limit_below_one_or_null_is_refused_and_delivers_nothing(db, evidence, limit):
+    """p_limit NULL, 0 or -1 is refused (IU006, naming the value) and delivers nothing, with a deliverable event."""
+    deliverable_world(db)
+    db.execute("INSERT INTO event_outbox (event_type, payload) VALUES (%s, '{}')", [CONTROL_TYPE])
+    before = (db.execute(DELIVERY_STATE).fetchall(), db.execute(DELIVERY_LOG).fetchone()[0])
+    state, message = sqlstate_of(db, "SELECT fn_event_outbox_deliver(%s)", [limit])
+    evidence.expect("SQLSTATE", have=state, want="IU006", note=message)
+    shown = "NULL" if limit is None else str(limit)
+    evidence.expect_true(f"the message names the value ({shown})", f"(got {shown})" in message, rows=[message])
+    after = (db.execute(DELIVERY_STATE).fetchall(), db.execute(DELIVERY_LOG).fetchone()[0])
+    evidence.expect("outbox delivery state and delivery log rows", have=after, want=before)
+
+
+@pytest.mark.claim("F-4")
+def test_an_event_already_delivered_is_not_delivered_again(db, evidence):
+    """An event already delivered (delivered_at set) is neither logged nor re-stamped; only the undelivered one is."""
+    deliverable_world(db)
+    old_id, stamped = db.execute(
+        "INSERT INTO event_outbox (event_type, payload, created_at, delivered_at)"
+        " VALUES (%s, '{}', now() - interval '2 hours', now() - interval '1 hour') RETURNING id, delivered_at",
+        [CONTROL_TYPE],
+    ).fetchone()
+    new_id = db.execute(
+        "INSERT INTO event_outbox (event_type, payload) VALUES (%s, '{}') RETURNING id", [CONTROL_TYPE]
+    ).fetchone()[0]
+    delivered = db.execute("SELECT fn_event_outbox_deliver(1)").fetchone()[0]
+    logged = db.execute(
+        "SELECT outbox_id FROM event_outbox_delivery_log WHERE outbox_id IN (%s, %s)", [old_id, new_id]
+    ).fetchall()
+    evidence.expect("delivered with p_limit 1 (the undelivered event)", have=delivered, want=1)
+    evidence.expect("delivery log rows of the two events", have=[r[0] for r in logged], want=[new_id])
+    evidence.expect(
+        "delivered_at of the event delivered before",
+        have=db.execute("SELECT delivered_at FROM event_outbox WHERE id = %s", [old_id]).fetchone()[0],
+        want=stamped,
+    )
+    evidence.expect(
+        "delivered once more (none left)", have=db.execute("SELECT fn_event_outbox_deliver(5)").fetchone()[0], want=0
     )

@@ -138,3 +138,38 @@ def test_an_empty_or_wildcard_actor_is_refused_by_rollback_by_actor(db, evidence
     state, _ = attempt(db, "SELECT * FROM dot_iu_auto_instantiate_rollback_by_actor(%s, false)", [actor])
     evidence.expect("SQLSTATE", have=state, want="IU003")
     evidence.expect("row counts after the refusal", have=counts(db, WRITES), want=before)
+
+
+# The actor rule's limit and edge-whitespace conditions, each at its boundary
+# and each alone: the verdict comes from the rule written out (model.actor_verdict).
+ACTOR_EDGES = {
+    "199 characters": "a" * 199,
+    "200 characters (the limit)": "a" * 200,
+    "201 characters": "a" * 201,
+    "leading space only": " iu-prove",
+    "trailing space only": "iu-prove ",
+    "inner space only": "iu prove",
+}
+
+
+@pytest.mark.claim("H-3")
+@pytest.mark.parametrize("case", list(ACTOR_EDGES), ids=lambda c: c.replace(" ", "-"))
+def test_an_actor_at_the_length_limit_or_with_one_edge_space_is_judged_by_the_rule(db, evidence, case):
+    """An actor of 200 characters is accepted and of 201 refused; a leading or a trailing space alone is refused."""
+    actor = ACTOR_EDGES[case]
+    verdict = model.actor_verdict(actor)
+    evidence.record("actor", actor)
+    for label, query in (
+        ("orchestrator dry run", "SELECT * FROM dot_iu_auto_instantiate_from_event('WF-REVIEW', %s, true)"),
+        ("rollback-by-actor dry run", "SELECT * FROM dot_iu_auto_instantiate_rollback_by_actor(%s, true)"),
+    ):
+        before = counts(db, WRITES)
+        state, _ = attempt(db, query, [actor])
+        evidence.expect(
+            f"{label}: outcome for an actor the rule {verdict}",
+            have="refused" if state == "IU003" else "accepted" if state is None else state,
+            want=verdict,
+            note=repr(actor),
+        )
+        if state is not None:
+            evidence.expect(f"{label}: rows written by the refusal", have=counts(db, WRITES), want=before)

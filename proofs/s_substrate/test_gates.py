@@ -1,5 +1,6 @@
 """S-2: the gates are configuration rows at their shipped defaults."""
 
+import psycopg
 import pytest
 
 from proofs._substrate import GATES, sqlstate_of
@@ -43,3 +44,30 @@ def test_setting_an_unknown_key_is_refused_and_writes_nothing(db, evidence):
     evidence.expect("unknown key SQLSTATE", have=state, want="IU001", note=message)
     evidence.expect_true("the message names the key", "iu_core.no_such_gate" in message, rows=[message])
     evidence.expect("config rows", have=db.execute(config).fetchall(), want=before)
+
+
+def refusal(db, query: str, params: list) -> tuple[str | None, str, str]:
+    """Run in a savepoint: (SQLSTATE, message, hint) of the error raised, or (None, '', '')."""
+    try:
+        with db.transaction():
+            db.execute(query, params)
+    except psycopg.Error as exc:
+        return exc.sqlstate, exc.diag.message_primary or "", exc.diag.message_hint or ""
+    return None, "", ""
+
+
+@pytest.mark.claim("S-2")
+@pytest.mark.parametrize("emptied", [False, True], ids=["shipped-keys", "no-keys-at-all"])
+@pytest.mark.parametrize("key", ["iu_core.no_such_gate", None], ids=["unknown-key", "NULL-key"])
+def test_reading_an_unknown_key_is_refused_naming_it_and_every_known_key(db, evidence, key, emptied):
+    """Reading an unknown or NULL key is refused (IU001) naming the key as a literal and every known key, or none."""
+    if emptied:
+        db.execute("DELETE FROM iu_core_config")
+    keys = {r[0] for r in db.execute("SELECT key FROM iu_core_config").fetchall()}
+    state, message, hint = refusal(db, "SELECT fn_iu_core_config_get(%s)", [key])
+    evidence.expect("SQLSTATE", have=state, want="IU001", note=message)
+    named = "NULL" if key is None else "'" + key.replace("'", "''") + "'"
+    evidence.expect("message", have=message, want=f"config refused: unknown config key {named}")
+    prefix = "known keys: "
+    listed = hint[len(prefix) :].split(", ") if hint.startswith(prefix) else [hint]
+    evidence.expect("hint: the known keys", have=sorted(listed), want=sorted(keys) if keys else ["none"], rows=[hint])
