@@ -13,7 +13,7 @@ import psycopg
 ENVELOPE_ROWS = """
 SELECT p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
   FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id
- WHERE m.collection_id = %s
+ WHERE m.collection_id = %s AND p.kind = 'piece'
 """
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import math
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
+import psycopg
 import pytest
 from hypothesis import example, given
 
@@ -75,3 +81,162 @@ def test_a_batch_of_n_writes_n_lineage_and_audit_rows_all_digest_matched(rolled_
                     max(used.values()) - min(used.values()) <= 1,
                     rows=sorted(used.items()),
                 )
+
+
+PLAN_SQL = (
+    "SELECT ordinal, template_code, template_version, template_kind, piece_count "
+    "FROM fn_iu_bounded_scaleout_plan(%s, %s)"
+)
+TEMPLATES_SQL = "SELECT code, version, kind, piece_codes FROM iu_collection_template"
+UNITS_SQL = "SELECT code, kind, lifecycle_state FROM information_unit"
+
+
+def instantiable_templates(db) -> dict[str, list[tuple[str, int, int]]]:
+    """Per kind, templates whose every piece exists, is a piece and is active, in (code, version) order."""
+    units = {code: (kind, state) for code, kind, state in db.execute(UNITS_SQL).fetchall()}
+    pools: dict[str, list[tuple[str, int, int]]] = {"workflow": [], "file": []}
+    for code, version, kind, pieces in sorted(db.execute(TEMPLATES_SQL).fetchall(), key=lambda r: (r[0], r[1])):
+        if all(units.get(p) == ("piece", "active") for p in pieces):
+            pools[kind].append((code, version, len(pieces)))
+    return pools
+
+
+def workflow_slots(n: int, share: Decimal) -> int:
+    """round(N * share), halves away from zero (numeric round); both kinds kept once N >= 2 for a mixed share."""
+    wf = int((n * share).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if 0 < share < 1 and n >= 2:
+        wf = max(1, min(n - 1, wf))
+    return wf
+
+
+def expected_plan(pools, n: int, share: Decimal) -> list[tuple]:
+    """Slot k is a workflow slot when ceil(k * wf / N) steps up; each kind takes its templates in turn."""
+    wf = workflow_slots(n, share)
+    cycles = {kind: itertools.cycle(pool) for kind, pool in pools.items() if pool}
+    plan = []
+    for k in range(1, n + 1):
+        kind = "workflow" if math.ceil(Fraction(k * wf, n)) > math.ceil(Fraction((k - 1) * wf, n)) else "file"
+        code, version, pieces = next(cycles[kind])
+        plan.append((k, code, version, kind, pieces))
+    return plan
+
+
+PLAN_CASES = [
+    (n, share)
+    for n in (1, 2, 3, 4, 7, 12, 40, 41)
+    for share in (Decimal(0), Decimal("0.1"), Decimal("0.4"), Decimal("0.5"), Decimal("0.9"), Decimal(1))
+] + [(n, Decimal(2) / Decimal(3)) for n in (1, 2, 3, 5, 20, 40)]
+
+
+@pytest.mark.claim("E-1")
+def test_the_plan_interleaves_the_kinds_and_takes_each_kinds_templates_in_turn(db, evidence):
+    """The plan has N slots, round(N*share) workflow (both kinds once N >= 2), interleaved, templates in turn."""
+    pools = instantiable_templates(db)
+    evidence.record("instantiable templates per kind", {k: len(v) for k, v in pools.items()})
+    wrong = []
+    for n, share in PLAN_CASES:
+        have = [tuple(r) for r in db.execute(PLAN_SQL, [n, share]).fetchall()]
+        want = expected_plan(pools, n, share)
+        if have != want:
+            wrong.append([n, str(share), have[:6], want[:6]])
+    evidence.expect_no_rows("plans (N, share, first slots) that differ from the rule", wrong)
+
+
+def _break_templates(db, kind: str, keep: int) -> None:
+    """All but the first ``keep`` templates of ``kind`` get a bad piece code: missing, a collection or draft."""
+    db.execute(
+        "INSERT INTO information_unit (code, kind, lifecycle_state, created_by) "
+        "VALUES ('E1-DRAFT-PIECE', 'piece', 'draft', 'iu-prove-e1'), "
+        "('E1-A-COLLECTION', 'collection', 'active', 'iu-prove-e1')"
+    )
+    bad = ["E1-NO-SUCH-PIECE", "E1-A-COLLECTION", "E1-DRAFT-PIECE"]
+    for i, (code, version, _) in enumerate(instantiable_templates(db)[kind][keep:]):
+        db.execute(
+            "UPDATE iu_collection_template SET piece_codes = piece_codes || %s::text WHERE code = %s AND version = %s",
+            [bad[i % len(bad)], code, version],
+        )
+
+
+def _plan_outcome(db, n, share) -> tuple:
+    """(SQLSTATE, message) of a refused plan, or (None, the planned kinds in slot order)."""
+    try:
+        with db.transaction():
+            rows = db.execute(PLAN_SQL, [n, share]).fetchall()
+    except psycopg.Error as exc:
+        return exc.sqlstate, exc.diag.message_primary
+    return None, "".join(r[3][0] for r in rows)
+
+
+@pytest.mark.claim("E-1")
+def test_the_plan_refuses_a_bad_n_or_share_and_a_kind_it_cannot_fill(db, evidence):
+    """The plan refuses N < 1 (IU020), a share outside 0..1 (IU021), a kind it needs but cannot fill (IU024)."""
+    have = {f"N={n}, share={s}": _plan_outcome(db, n, s) for n, s in BAD_PLAN_ARGS}
+    evidence.expect(
+        "refused plans", have=have, want={f"N={n}, share={s}": want for (n, s), want in BAD_PLAN_ARGS.items()}
+    )
+    edges = {
+        f"N={n}, share={s}": _plan_outcome(db, n, s)
+        for n, s in ((1, Decimal(0)), (1, Decimal(1)), (2, Decimal(0)), (2, Decimal(1)))
+    }
+    evidence.expect(
+        "share 0 and 1 at N=1, 2 are accepted",
+        have=edges,
+        want={
+            "N=1, share=0": (None, "f"),
+            "N=1, share=1": (None, "w"),
+            "N=2, share=0": (None, "ff"),
+            "N=2, share=1": (None, "ww"),
+        },
+    )
+
+    for kind, other in (("workflow", "file"), ("file", "workflow")):
+        with db.transaction(force_rollback=True):
+            _break_templates(db, kind, keep=0)
+            evidence.expect(
+                f"instantiable {kind} templates once broken", have=len(instantiable_templates(db)[kind]), want=0
+            )
+            only_other = Decimal(0) if kind == "workflow" else Decimal(1)
+            needs = Decimal(1) if kind == "workflow" else Decimal(0)
+            evidence.expect(
+                f"no {kind} template: a plan needing one is refused, one of {other} alone is made",
+                have=[
+                    _plan_outcome(db, 1, needs)[0],
+                    _plan_outcome(db, 3, Decimal(2) / 3)[0],
+                    _plan_outcome(db, 3, only_other),
+                ],
+                want=["IU024", "IU024", (None, other[0] * 3)],
+            )
+
+    for kind in ("workflow", "file"):
+        with db.transaction(force_rollback=True):
+            _break_templates(db, kind, keep=1)
+            pools = instantiable_templates(db)
+            evidence.expect(f"instantiable {kind} templates", have=len(pools[kind]), want=1)
+            have = [tuple(r) for r in db.execute(PLAN_SQL, [5, Decimal("0.5")]).fetchall()]
+            evidence.expect(
+                f"plan of 5 with one {kind} template", have=have, want=expected_plan(pools, 5, Decimal("0.5"))
+            )
+
+
+BAD_PLAN_ARGS = {
+    (0, Decimal("0.5")): ("IU020", "scaleout plan refused: N must be at least 1 (got 0)"),
+    (-1, Decimal("0.5")): ("IU020", "scaleout plan refused: N must be at least 1 (got -1)"),
+    (None, Decimal("0.5")): ("IU020", "scaleout plan refused: N must be at least 1 (got NULL)"),
+    (3, Decimal("-0.01")): ("IU021", "scaleout plan refused: workflow share must be in 0..1 (got -0.01)"),
+    (3, Decimal("1.01")): ("IU021", "scaleout plan refused: workflow share must be in 0..1 (got 1.01)"),
+    (3, Decimal("1.5")): ("IU021", "scaleout plan refused: workflow share must be in 0..1 (got 1.5)"),
+    (3, None): ("IU021", "scaleout plan refused: workflow share must be in 0..1 (got NULL)"),
+}
+
+
+@pytest.mark.claim("E-1")
+def test_instance_codes_name_the_actor_hash_the_slot_and_the_template(db, evidence):
+    """Instance code = SCALE-<first 12 hex of md5(actor)>-<slot, 4 digits>-<template code>-v<version>."""
+    actor = sc.fresh_actor(db, "iu-prove-e1-codes")
+    rows = sc.scaleout(db, 3, actor)
+    prefix = "SCALE-" + hashlib.md5(actor.encode()).hexdigest()[:12]
+    evidence.expect(
+        "instance codes",
+        have=[r["instance_code"] for r in rows],
+        want=[f"{prefix}-{r['ordinal']:04d}-{r['template_code']}-v{r['template_version']}" for r in rows],
+    )

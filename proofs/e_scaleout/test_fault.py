@@ -60,3 +60,21 @@ def test_a_fault_at_instance_k_aborts_the_whole_batch(rolled_back, evidence, n, 
         evidence.expect("gate open after the failed batch", have=sc.gate_open(db), want=False)
         changed = fingerprint.diff(before, fingerprint.of_schema(db))
         evidence.expect_no_rows("tables the failed batch changed", fingerprint.describe(changed))
+
+
+@pytest.mark.claim("E-9")
+def test_the_postcondition_refuses_a_batch_with_a_single_thing_wrong(db, evidence):
+    """The batch postcondition raises IU025 when one thing alone is off (one audit row short) and passes the batch."""
+    actor = sc.fresh_actor(db, "iu-prove-e9-postcondition")
+    sc.scaleout(db, 2, actor, dry_run=True)
+
+    def outcome(n: int, dry_run: bool) -> str | None:
+        return sc.sqlstate(
+            sc.refusal(db, lambda: db.execute("SELECT fn_iu_bounded_scaleout_assert(%s, %s, %s)", [actor, n, dry_run]))
+        )
+
+    evidence.expect(
+        "postcondition of a 2-instance dry run: as run, one audit row short, one too many, taken for live",
+        have=[outcome(2, True), outcome(3, True), outcome(1, True), outcome(2, False)],
+        want=[None, "IU025", "IU025", "IU025"],
+    )

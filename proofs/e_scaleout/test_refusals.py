@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
+import psycopg
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -207,3 +211,115 @@ def test_the_script_refuses_bad_variables_and_takes_odd_actors_exactly(fresh_dat
         changed = fingerprint.diff(before, fingerprint.of_schema(db))
         db.rollback()
     evidence.expect_no_rows("tables that differ after the odd actors were rolled back", fingerprint.describe(changed))
+
+
+ARGS_SQL = "SELECT n, actor, workflow_share, bound, dry_run FROM fn_iu_bounded_scaleout_args(%s, %s, %s, %s, %s)"
+ARGS_ACTOR = "iu-prove-e10-args"
+# (n, workflow_share, bound, dry_run) as psql passes them -> (n, share, bound, dry_run) or (SQLSTATE, message start)
+ARGS_CASES = [
+    ((None, None, None, None), ("IU020", "scaleout refused: N is required")),
+    (("", "", "", ""), ("IU020", "scaleout refused: N is required")),
+    (("5", None, None, None), (5, Fraction(2, 3), 40, "false")),
+    (("5", "", "", ""), (5, Fraction(2, 3), 40, "false")),
+    ((" 5 ", " 1:2 ", " 41 ", " YES "), (5, Fraction(1, 3), 41, "true")),
+    (("5", "2:1", None, None), (5, Fraction(2, 3), 40, "false")),
+    (("5", "3:0", None, None), (5, Fraction(1), 40, "false")),
+    (("5", "0:3", None, None), (5, Fraction(0), 40, "false")),
+    (("5", "1:4", None, None), (5, Fraction(1, 5), 40, "false")),
+    (("5", "0:0", None, None), ("IU021", "scaleout refused: workflow share 0:0 names no instances")),
+    (("5", "0.25", None, "off"), (5, Fraction(1, 4), 40, "false")),
+    (("5", ".5", None, "1"), (5, Fraction(1, 2), 40, "true")),
+    (("5", "1:x", None, None), ("IU021", "scaleout refused: workflow share must be a fraction")),
+    (("5", "1.5", None, None), ("IU021", "scaleout refused: workflow share must be in 0..1 (got 1.5)")),
+    (("5", None, "0", None), ("IU021", "scaleout refused: bound must be a positive integer (got 0)")),
+    (("1", None, "1", None), (1, Fraction(2, 3), 1, "false")),
+    (("2", None, "1", None), ("IU020", "scaleout refused: N=2 is outside 1..1")),
+    (("0", None, None, None), ("IU020", "scaleout refused: N=0 is outside 1..40")),
+    (("x", None, None, None), ("IU020", "scaleout refused: N must be a whole number, got 'x'")),
+    (("5", None, "-1", None), ("IU021", "scaleout refused: bound must be a whole number, got '-1'")),
+    (("5", None, None, "maybe"), ("IU021", "scaleout refused: dry_run must be true or false, got 'maybe'")),
+]
+
+
+def _args_outcome(db, n, share, bound, dry_run) -> tuple:
+    try:
+        with db.transaction():
+            row = db.execute(ARGS_SQL, [n, ARGS_ACTOR, share, bound, dry_run]).fetchone()
+    except psycopg.Error as exc:
+        return exc.sqlstate, (exc.diag.message_primary or "")
+    n_, actor, share_, bound_, dry_ = row
+    assert actor == ARGS_ACTOR
+    return n_, Fraction(share_).limit_denominator(1000), bound_, dry_
+
+
+@pytest.mark.claim("E-10")
+def test_the_script_arguments_are_parsed_each_alone_with_their_defaults(db, evidence):
+    """Each psql variable alone (empty, missing, padded, ratio, fraction, bad) parses to its value or its refusal."""
+    wrong = []
+    for args, want in ARGS_CASES:
+        have = _args_outcome(db, *args)
+        ok = have == want if isinstance(want[0], int) else have[0] == want[0] and have[1].startswith(want[1])
+        if not ok:
+            wrong.append([list(args), list(have), list(want)])
+    evidence.expect_no_rows("arguments parsed to another value or refusal", wrong)
+
+
+CHECK_SQL = "SELECT fn_iu_bounded_scaleout_check(%s, %s, %s, %s, %s)"
+# (n, share, bound) -> SQLSTATE (None: accepted), message start
+CHECK_CASES = [
+    ((1, Decimal(0), 1), (None, "")),
+    ((1, Decimal(1), 1), (None, "")),
+    ((1, Decimal("0.5"), None), ("IU021", "scaleout refused: bound must be a positive integer (got NULL)")),
+    ((1, Decimal("0.5"), 0), ("IU021", "scaleout refused: bound must be a positive integer (got 0)")),
+    ((0, Decimal("0.5"), 1), ("IU020", "scaleout refused: N=0 is outside 1..1")),
+    ((2, Decimal("0.5"), 1), ("IU020", "scaleout refused: N=2 is outside 1..1")),
+    ((1, Decimal("-0.001"), 1), ("IU021", "scaleout refused: workflow share must be in 0..1 (got -0.001)")),
+    ((1, Decimal("1.001"), 1), ("IU021", "scaleout refused: workflow share must be in 0..1 (got 1.001)")),
+    ((1, Decimal("1.5"), 1), ("IU021", "scaleout refused: workflow share must be in 0..1 (got 1.5)")),
+    ((1, None, 1), ("IU021", "scaleout refused: workflow share must be in 0..1 (got NULL)")),
+]
+
+
+def _check_outcome(db, n, share, bound, actor=ARGS_ACTOR, dry_run=False) -> tuple:
+    try:
+        with db.transaction():
+            db.execute(CHECK_SQL, [n, actor, share, bound, dry_run])
+    except psycopg.Error as exc:
+        return exc.sqlstate, (exc.diag.message_primary or "")
+    return None, ""
+
+
+@pytest.mark.claim("E-10")
+def test_each_check_of_n_bound_and_share_refuses_alone_at_its_edge(db, evidence):
+    """Bound 1 and share 0 or 1 are accepted; N, bound and share just outside their ranges are each refused."""
+    have = [[list(map(str, a)), *_check_outcome(db, *a)] for a, _ in CHECK_CASES]
+    evidence.expect(
+        "(N, share, bound): SQLSTATE, message starts as wanted",
+        have=[
+            [a, state, message.startswith(want[1])]
+            for (a, state, message), (_, want) in zip(have, CHECK_CASES, strict=True)
+        ],
+        want=[[list(map(str, a)), want[0], True] for a, want in CHECK_CASES],
+        rows=have,
+    )
+
+
+@pytest.mark.claim("E-10")
+def test_an_actor_with_one_lineage_row_or_one_audit_row_alone_is_refused(db, evidence):
+    """One actor addresses one batch: a single audit row alone (dry run) or a single lineage row alone refuses it."""
+    dry = sc.fresh_actor(db, "iu-prove-e10-one-audit")
+    sc.scaleout(db, 1, dry, dry_run=True)
+    live = sc.fresh_actor(db, "iu-prove-e10-one-lineage")
+    sc.scaleout(db, 1, live)
+    db.execute("DELETE FROM iu_auto_instantiate_event_log WHERE triggered_by = %s", [live])
+    evidence.expect(
+        "(lineage, audit) rows of the two actors",
+        have=[sc.footprint(db, a)["lineage"] for a in (dry, live)]
+        + [sc.footprint(db, a)["audit"] for a in (dry, live)],
+        want=[0, 1, 1, 0],
+    )
+    evidence.expect(
+        "SQLSTATE of a new batch for each",
+        have=[_check_outcome(db, 1, Decimal("0.5"), 40, a)[0] for a in (dry, live)],
+        want=["IU022", "IU022"],
+    )

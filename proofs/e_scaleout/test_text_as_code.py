@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from iu_prove import fingerprint
 from iu_prove.dsn import connect
 from iu_prove.profiles import scaleout_sizes
+from proofs import _model as model
 from proofs.e_scaleout import _scaleout as sc
 
 IMPORTER = "iu-prove-e3-importer"
@@ -223,4 +226,134 @@ def test_export_and_import_refuse_a_text_they_cannot_stand_behind(db, evidence):
         "control: the unchanged text imports",
         have=refused(imports, [text, "E3-CONTROL", IMPORTER]),
         want=[None, None],
+    )
+
+
+PARSE_SQL = "SELECT * FROM fn_iu_collection_text_parse(%s)"
+HEX_A, HEX_B, HEX_C, HEX_D = (hashlib.sha256(s.encode()).hexdigest() for s in "abcd")
+
+
+def _text(template="T-CODE@3", kind="file", tdigest=HEX_A, digest=HEX_B, pieces="2", lines=None) -> str:
+    """A canonical text written by hand from the documented form (header, piece lines, final LF)."""
+    body = [f"P-ONE\t{HEX_C}", f"P-TWO\t{HEX_D}"] if lines is None else lines
+    header = ["iu-collection-text 1", "collection: C-CODE", f"template: {template}", f"template-kind: {kind}"]
+    header += [f"template-digest: {tdigest}", f"digest: {digest}", f"pieces: {pieces}"]
+    return "\n".join(header + body) + "\n"
+
+
+PLAIN = _text(template="-", kind="-", tdigest="-")
+PARSE_REFUSALS = {
+    "a carriage return first": ("\r" + PLAIN, "import refused: the text contains carriage returns"),
+    "a carriage return inside": (PLAIN.replace("\n", "\r\n", 1), "import refused: the text contains carriage returns"),
+    "a lone line feed": ("\n", "import refused: line 1 is '', expected \"iu-collection-text 1\""),
+    "another version": (
+        PLAIN.replace("text 1", "text 2", 1),
+        "import refused: line 1 is 'iu-collection-text 2', expected \"iu-collection-text 1\"",
+    ),
+    "a misspelt key": (
+        PLAIN.replace("template: -", "templat: -"),
+        "import refused: line 3 is 'templat: -', expected \"template: <value>\"",
+    ),
+    "a key without value": (
+        PLAIN.replace("pieces: 2", "pieces:"),
+        "import refused: line 7 is 'pieces:', expected \"pieces: <value>\"",
+    ),
+    "text ending in the header": (
+        "\n".join(PLAIN.split("\n")[:3]),
+        "import refused: line 4 is '<end of text>', expected \"template-kind: <value>\"",
+    ),
+    "template '-', kind alone set": (
+        _text(template="-", kind="file", tdigest="-"),
+        'import refused: template is "-" but template-kind or template-digest is not',
+    ),
+    "template '-', template digest alone set": (
+        _text(template="-", kind="-", tdigest=HEX_A),
+        'import refused: template is "-" but template-kind or template-digest is not',
+    ),
+    "template without a version": (
+        _text(template="T-CODE"),
+        'import refused: template \'T-CODE\' is not "<code>@<version>" or "-"',
+    ),
+    "a template kind '-'": (_text(kind="-"), "import refused: template-kind '-' is not workflow or file"),
+    "another template kind": (_text(kind="folder"), "import refused: template-kind 'folder' is not workflow or file"),
+    "a short template digest": (
+        _text(tdigest=HEX_A[:63]),
+        f"import refused: template-digest '{HEX_A[:63]}' is not a hex sha256",
+    ),
+    "an upper-case digest": (
+        _text(digest=HEX_B.upper()),
+        f"import refused: digest '{HEX_B.upper()}' is not a hex sha256",
+    ),
+    "a digest '-' with template '-'": (
+        _text(template="-", kind="-", tdigest="-", digest="-"),
+        "import refused: digest '-' is not a hex sha256",
+    ),
+    "a count that is not a number": (_text(pieces="two"), "import refused: pieces 'two' is not a count"),
+    "one piece line fewer than the count": (
+        _text(pieces="3"),
+        "import refused: header says 3 piece(s), the text has 2 piece line(s)",
+    ),
+    "one piece line more than the count": (
+        _text(pieces="1"),
+        "import refused: header says 1 piece(s), the text has 2 piece line(s)",
+    ),
+}
+
+
+@pytest.mark.claim("E-3")
+def test_the_text_parser_refuses_each_malformed_line_alone_and_reads_a_good_text_exactly(db, evidence):
+    """Parsing reads a good text (with or without template) field by field and refuses each malformed line alone."""
+    parsed = {
+        "with template": _text(),
+        "without template": PLAIN,
+        "without final line feed": PLAIN[:-1],
+        "no pieces": _text(template="-", kind="-", tdigest="-", pieces="0", lines=[]),
+    }
+    have = {name: list(db.execute(PARSE_SQL, [text]).fetchone()) for name, text in parsed.items()}
+    two = [["P-ONE", "P-TWO"], [HEX_C, HEX_D]]
+    evidence.expect(
+        "parsed fields (collection, template code, version, kind, template digest, digest, pieces, digests)",
+        have=have,
+        want={
+            "with template": ["C-CODE", "T-CODE", 3, "file", HEX_A, HEX_B, *two],
+            "without template": ["C-CODE", None, None, None, None, HEX_B, *two],
+            "without final line feed": ["C-CODE", None, None, None, None, HEX_B, *two],
+            "no pieces": ["C-CODE", None, None, None, None, HEX_B, [], []],
+        },
+    )
+    refused = {}
+    for name, (text, _) in PARSE_REFUSALS.items():
+        error = sc.refusal(db, lambda text=text: db.execute(PARSE_SQL, [text]).fetchall())
+        refused[name] = [sc.sqlstate(error), None if error is None else error.diag.message_primary]
+    evidence.expect(
+        "SQLSTATE and message per malformed text",
+        have=refused,
+        want={name: ["IU027", message] for name, (_, message) in PARSE_REFUSALS.items()},
+    )
+
+
+@pytest.mark.claim("E-3")
+def test_a_collection_outside_any_template_exports_with_dashes_and_an_unknown_one_is_refused(db, evidence):
+    """A composed collection exports "-" template lines, its digest and pieces; unknown or NULL code: IU026."""
+    pieces = ["TPL-P02", "TPL-P01"]
+    db.execute("SELECT fn_iu_compose('E3-PLAIN', %s, %s)", [pieces, IMPORTER])
+    digests = dict(db.execute("SELECT code, body FROM information_unit WHERE code = ANY(%s)", [pieces]).fetchall())
+    members = [(code, digests[code]) for code in pieces]
+    want = (
+        "iu-collection-text 1\ncollection: E3-PLAIN\ntemplate: -\ntemplate-kind: -\ntemplate-digest: -\n"
+        f"digest: {model.pieces_digest(members)}\npieces: 2\n"
+        + "".join(f"{code}\t{model.content_digest(body)}\n" for code, body in members)
+    )
+    evidence.expect("export text of a collection outside any template", have=sc.export_text(db, "E3-PLAIN"), want=want)
+    refused = {}
+    for code in ("E3-NO-SUCH", None):
+        error = sc.refusal(db, lambda code=code: db.execute("SELECT fn_iu_collection_export_text(%s)", [code]))
+        refused[str(code)] = [sc.sqlstate(error), None if error is None else error.diag.message_primary]
+    evidence.expect(
+        "export of an unknown and a NULL code",
+        have=refused,
+        want={
+            "E3-NO-SUCH": ["IU026", "export refused: unknown collection 'E3-NO-SUCH'"],
+            "None": ["IU026", "export refused: unknown collection NULL"],
+        },
     )

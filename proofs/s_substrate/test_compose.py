@@ -116,3 +116,21 @@ def test_every_stored_digest_is_sha256_of_its_canonical_text(db, evidence):
         if (recorded, current) != (want, want):
             wrong.append((code, recorded, current, want))
     evidence.expect_no_rows("instances whose recorded or current digest is not hashlib's (code, rec, cur, want)", wrong)
+
+
+@pytest.mark.claim("S-7")
+def test_the_membership_digest_of_an_empty_collection_is_sha256_of_nothing_and_of_a_non_collection_null(db, evidence):
+    """An empty collection's digest is sha256 of the empty text; a piece, an unknown id and NULL have none."""
+    db.execute("INSERT INTO information_unit (code, kind, created_by) VALUES ('S7-EMPTY', 'collection', 'iu-prove')")
+    ids = {
+        "empty collection": "SELECT id FROM information_unit WHERE code = 'S7-EMPTY'",
+        "a piece": "SELECT id FROM information_unit WHERE code = 'TPL-P01'",
+        "an unknown id": "SELECT gen_random_uuid()",
+        "NULL": "SELECT NULL::uuid",
+    }
+    have = {name: db.execute(f"SELECT fn_iu_membership_digest(({q}))").fetchone()[0] for name, q in ids.items()}
+    evidence.expect(
+        "membership digests",
+        have=have,
+        want={"empty collection": model.sha256_hex(""), "a piece": None, "an unknown id": None, "NULL": None},
+    )

@@ -15,7 +15,7 @@ keeps its ``refreshed_at`` and its counts.
 import pytest
 
 from proofs import _model as model
-from proofs._substrate import DIEU_ENVELOPE, count, dirty_codes
+from proofs._substrate import DIEU_ENVELOPE, count, dirty_codes, sqlstate_of
 
 REFRESH_LOG = "iu_three_axis_envelope_refresh_log"
 GATE = "iu_core.three_axis_auto_refresh_enabled"
@@ -209,3 +209,47 @@ def test_manual_refresh_clears_every_dirty_scope(db, evidence):
     evidence.expect("S6-MIXED cached", have=cached.get(mixed), want=MIXED_ENVELOPE)
     evidence.expect_no_rows("cached envelopes differing from the model", differing(cached, want, names))
     evidence.expect("log reason", have=last_refresh(db)[0], want="manual_full_refresh")
+
+
+@pytest.mark.claim("S-6")
+def test_the_envelope_counts_member_pieces_only_and_refuses_a_non_collection(db, evidence):
+    """A collection held as a member is not counted as a piece; computing a piece's, unknown or NULL envelope: IU006."""
+    db.execute(
+        "INSERT INTO information_unit (code, kind, axis_a, axis_b, axis_c, created_by) "
+        "VALUES ('S6-NESTED', 'collection', 'nested-a', 'nested-b', 'nested-c', 'iu-prove')"
+    )
+    db.execute("SELECT fn_iu_compose('S6-HOST', ARRAY['TPL-P01', 'TPL-P02'], 'iu-prove')")
+    db.execute(
+        "INSERT INTO iu_piece_membership (collection_id, piece_id, position) "
+        "SELECT h.id, n.id, 3 FROM information_unit h, information_unit n "
+        "WHERE h.code = 'S6-HOST' AND n.code = 'S6-NESTED'"
+    )
+    host = model.envelope_of_code(db, "S6-HOST")
+    computed = db.execute(
+        "SELECT * FROM fn_iu_three_axis_envelope_compute((SELECT id FROM information_unit WHERE code = 'S6-HOST'))"
+    ).fetchone()
+    evidence.expect("computed envelope of a collection holding a collection", have=list(computed), want=host)
+    refused = {}
+    for name, q in {
+        "a piece": "SELECT id FROM information_unit WHERE code = 'TPL-P01'",
+        "an unknown id": "SELECT '00000000-0000-0000-0000-000000000000'::uuid",
+        "NULL": "SELECT NULL::uuid",
+    }.items():
+        state, message = sqlstate_of(db, f"SELECT * FROM fn_iu_three_axis_envelope_compute(({q}))")
+        refused[name] = [state, message]
+    evidence.expect(
+        "SQLSTATE and message per non-collection",
+        have=refused,
+        want={
+            "a piece": ["IU006", f"envelope compute refused: {model_id(db, 'TPL-P01')} is not a collection"],
+            "an unknown id": [
+                "IU006",
+                "envelope compute refused: 00000000-0000-0000-0000-000000000000 is not a collection",
+            ],
+            "NULL": ["IU006", "envelope compute refused: NULL is not a collection"],
+        },
+    )
+
+
+def model_id(db, code: str) -> str:
+    return str(db.execute("SELECT id FROM information_unit WHERE code = %s", [code]).fetchone()[0])
