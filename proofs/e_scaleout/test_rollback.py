@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from iu_prove import fingerprint
 from iu_prove.dsn import connect
 from iu_prove.profiles import for_every_n, scaleout_sizes
+from proofs._substrate import count, sqlstate_of
 from proofs.e_scaleout import _scaleout as sc
 
 
@@ -197,3 +198,48 @@ def test_the_live_rollback_of_one_actor_leaves_every_look_alike_actor_untouched(
         "tables whose fingerprint differs from before the target's batch",
         fingerprint.describe(fingerprint.diff(schema_before, fingerprint.of_schema(db))),
     )
+
+
+REPORT_ROWS_SQL = "SELECT table_name, affected_rows FROM dot_iu_auto_instantiate_rollback_by_actor(%s, %s)"
+
+
+@pytest.mark.claim("E-6")
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry", "live"])
+def test_the_rollback_report_lists_the_seven_tables_in_order_each_once(db, evidence, dry_run):
+    """The rollback report has one row per table, in the documented table order, each count the batch's own rows."""
+    actor = sc.fresh_actor(db, "iu-core-2x-bulk-e6-order")
+    before = sc.table_counts(db)
+    sc.set_gate(db, sc.GATE, True)
+    for template in ("WF-INCIDENT", "FILE-CHANGELOG"):
+        db.execute("SELECT * FROM dot_iu_auto_instantiate_from_event(%s, %s, false)", [template, actor])
+    added = {t: c - before[t] for t, c in sc.table_counts(db).items()}
+    rows = [(t, int(n)) for t, n in db.execute(REPORT_ROWS_SQL, [actor, dry_run]).fetchall()]
+    evidence.expect("report rows (table, count), in order", have=rows, want=[(t, added[t]) for t in sc.ROLLBACK_TABLES])
+
+
+@pytest.mark.claim("E-7")
+def test_a_lineage_row_naming_a_piece_never_makes_the_rollback_delete_the_piece(db, evidence):
+    """A lineage row of the actor naming a piece, not a collection: the rollback removes the row, never the piece."""
+    actor = sc.fresh_actor(db, "iu-core-1x-bulk-e7-piece")
+    piece = db.execute(
+        "SELECT u.id, u.code FROM information_unit u WHERE u.kind = 'piece'"
+        " AND NOT EXISTS (SELECT 1 FROM iu_collection_template_instance_lineage l"
+        " WHERE l.instance_collection_id = u.id)"
+        " ORDER BY u.code LIMIT 1"
+    ).fetchone()
+    db.execute(
+        "INSERT INTO iu_collection_template_instance_lineage"
+        " (instance_collection_id, template_code, template_version, template_digest, instance_digest, actor)"
+        " VALUES (%s, 'E7-FORGED', 1, 'x', 'x', %s)",
+        [piece[0], actor],
+    )
+    units = sc.table_counts(db, ["information_unit"])["information_unit"]
+    state, message = sqlstate_of(db, REPORT_ROWS_SQL, [actor, False])
+    evidence.expect("live rollback error", have=state, want=None, rows=[message])
+    evidence.expect(
+        "the piece is still there", have=count(db, "information_unit", "id = %s", [piece[0]]), want=1, rows=[piece]
+    )
+    evidence.expect(
+        "information_unit rows", have=sc.table_counts(db, ["information_unit"])["information_unit"], want=units
+    )
+    evidence.expect("lineage rows of the actor", have=count(db, sc.LINEAGE, "actor = %s", [actor]), want=0)

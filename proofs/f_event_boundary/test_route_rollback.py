@@ -14,6 +14,7 @@ import pytest
 from iu_prove.dsn import connect
 from iu_prove.evidence import Evidence
 from iu_prove.fix_ops import PsqlRunner
+from proofs._substrate import count, sqlstate_of
 from proofs.f_event_boundary import _boundary as fb
 
 ACCIDENTAL_ROUTE = "https://f5.invalid/accidental-hook"
@@ -158,3 +159,103 @@ def _prove_rollback_path(dsn: str, psql: PsqlRunner, evidence: Evidence) -> None
         have=[r for r in routes_after if r[0] != LIVE_TYPE],
         want=[r for r in routes_before if r[1] != "internal"],
     )
+
+
+# Built in the proof's own transaction: a second internal-lane type, and a live-lane type.
+INTERNAL_TYPE_2 = "iu.proof.f5_internal"
+FN_ROUTES_SQL = """
+SELECT r.id, r.event_type, e.delivery_lane, r.route, r.enabled
+  FROM route_registry r JOIN event_type_registry e USING (event_type)
+ ORDER BY r.event_type, r.route, r.id
+"""
+UNREGISTER = (
+    "SELECT route_id, event_type, delivery_lane, route, enabled, removed"
+    " FROM fn_iu_event_boundary_unregister_internal_routes(%s, %s, %s)"
+)
+LOG_SQL = (
+    "SELECT route_id, event_type, delivery_lane, route, enabled, removed_by, reason"
+    " FROM route_registry_removal_log WHERE removed_by = %s ORDER BY event_type, route, route_id"
+)
+
+
+def _register_routes(db, internal_routes: int) -> None:
+    """``internal_routes`` routes over the two internal-lane types (every other one disabled), two live-lane ones."""
+    for event_type, lane in ((LIVE_TYPE, "live"), (INTERNAL_TYPE_2, "internal")):
+        db.execute(
+            "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in) VALUES (%s, %s, 'proof F-5')",
+            [event_type, lane],
+        )
+    for i in range(internal_routes):
+        db.execute(
+            "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, %s)",
+            [(fb.EVENT_TYPE, INTERNAL_TYPE_2)[i % 2], f"https://f5.invalid/internal-{i}", i % 2 == 0],
+        )
+    for route, enabled in ((LIVE_ROUTE, True), (LIVE_ROUTE_OFF, False)):
+        db.execute(
+            "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, %s)", [LIVE_TYPE, route, enabled]
+        )
+
+
+@pytest.mark.claim("F-5")
+@pytest.mark.parametrize("internal_routes", [1, 3])
+def test_the_unregister_function_lists_then_removes_exactly_the_internal_lane_routes(db, evidence, internal_routes):
+    """The dry run lists the internal-lane routes, not removed; the live run removes, returns and logs exactly them."""
+    _register_routes(db, internal_routes)
+    routes = [tuple(r) for r in db.execute(FN_ROUTES_SQL).fetchall()]
+    internal = [r for r in routes if r[2] == "internal"]
+    evidence.expect("internal-lane routes registered", have=len(internal), want=internal_routes)
+    logged = count(db, "route_registry_removal_log")
+
+    dry = [tuple(r) for r in db.execute(UNREGISTER, [True, None, None]).fetchall()]
+    evidence.expect("dry run rows (removed = false)", have=dry, want=[(*r, False) for r in internal])
+    evidence.expect("routes after the dry run", have=[tuple(r) for r in db.execute(FN_ROUTES_SQL)], want=routes)
+    evidence.before_after("removal log rows (dry run)", logged, count(db, "route_registry_removal_log"))
+    evidence.expect("removal log rows after the dry run", have=count(db, "route_registry_removal_log"), want=logged)
+
+    live = [tuple(r) for r in db.execute(UNREGISTER, [False, fb.ACTOR, "proof F-5"]).fetchall()]
+    evidence.expect("live run rows (removed = true)", have=live, want=[(*r, True) for r in internal])
+    evidence.expect(
+        "routes after the live run (live-lane kept)",
+        have=[tuple(r) for r in db.execute(FN_ROUTES_SQL)],
+        want=[r for r in routes if r[2] != "internal"],
+    )
+    evidence.expect(
+        "removal log rows of the actor",
+        have=[tuple(r) for r in db.execute(LOG_SQL, [fb.ACTOR])],
+        want=[(*r, fb.ACTOR, "proof F-5") for r in internal],
+    )
+
+
+@pytest.mark.claim("F-5")
+@pytest.mark.parametrize("reason", [None, "", "   "], ids=["null", "empty", "blank"])
+def test_a_live_unregister_without_a_reason_is_refused_and_removes_nothing(db, evidence, reason):
+    """A live unregister with a NULL, empty or blank reason is refused (IU030) and removes or logs nothing."""
+    _register_routes(db, 1)
+    routes = [tuple(r) for r in db.execute(FN_ROUTES_SQL).fetchall()]
+    logged = count(db, "route_registry_removal_log")
+    state, message = sqlstate_of(db, UNREGISTER, [False, fb.ACTOR, reason])
+    evidence.expect("SQLSTATE", have=state, want="IU030", rows=[message])
+    evidence.expect("routes after the refusal", have=[tuple(r) for r in db.execute(FN_ROUTES_SQL)], want=routes)
+    evidence.expect("removal log rows after the refusal", have=count(db, "route_registry_removal_log"), want=logged)
+
+
+@pytest.mark.claim("F-5")
+@pytest.mark.intrusive
+def test_a_live_unregister_that_leaves_one_internal_route_behind_fails(db, evidence):
+    """A live unregister that leaves even one internal-lane route behind fails (IU032) and its removals roll back."""
+    _register_routes(db, 3)
+    kept = "https://f5.invalid/internal-0"
+    db.execute(
+        "CREATE FUNCTION pg_temp.f5_keep_one() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN IF OLD.route = '{kept}' THEN RETURN NULL; END IF; RETURN OLD; END $$"
+    )
+    db.execute(
+        "CREATE TRIGGER f5_keep_one BEFORE DELETE ON route_registry FOR EACH ROW EXECUTE FUNCTION pg_temp.f5_keep_one()"
+    )
+    routes = [tuple(r) for r in db.execute(FN_ROUTES_SQL).fetchall()]
+    state, message = sqlstate_of(db, UNREGISTER, [False, fb.ACTOR, "proof F-5"])
+    evidence.expect("SQLSTATE", have=state, want="IU032", rows=[message])
+    evidence.expect(
+        "message counts the route left", have="1 internal-lane route(s) remain" in message, want=True, rows=[message]
+    )
+    evidence.expect("routes after the failure", have=[tuple(r) for r in db.execute(FN_ROUTES_SQL)], want=routes)

@@ -28,6 +28,8 @@ accepted and quoted, so the cleanup counts and deletes exactly its expired rows.
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -167,3 +169,102 @@ def test_a_hostile_healthcheck_function_name_is_refused_or_quoted_never_run(db, 
     )
     evidence.expect("every other surface as before", have=after[: len(before)], want=before)
     evidence.expect("canary table still there", have=canary_alive(db), want=True)
+
+
+# Policy targets built in the proof's transaction: a table with odd names (its first column a
+# timestamp, a text and a varchar actor column, an integer column, a dropped timestamp column), a
+# view over it, a partitioned table, and a table of another schema with a public-looking name.
+ODD_TABLE = 'H3 Policy "T"'
+ODD_VIEW = "H3 View"
+ODD_PARTED = "H3 Parted"
+ELSEWHERE = "H3 Elsewhere"
+MISSING = 'H3 "Missing"'
+NO_COLUMN = 'H3 "No" At'
+
+
+def quoted(name: str) -> str:
+    """quote_ident for names that need quoting (every odd name here has a capital or a space)."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def make_policy_targets(db: psycopg.Connection) -> str:
+    """Create the targets; return the dropped column's catalog name."""
+    t = sql.Identifier(ODD_TABLE)
+    db.execute(
+        sql.SQL(
+            'CREATE TABLE public.{} ("H3 First At" timestamptz, "H3 Who" text, "H3 Count" int,'
+            ' "H3 Gone" timestamptz, "H3 Varchar" varchar(20))'
+        ).format(t)
+    )
+    db.execute(sql.SQL('ALTER TABLE public.{} DROP COLUMN "H3 Gone"').format(t))
+    db.execute(sql.SQL("CREATE VIEW public.{} AS SELECT * FROM public.{}").format(sql.Identifier(ODD_VIEW), t))
+    db.execute(
+        sql.SQL("CREATE TABLE public.{} (at timestamptz, who text) PARTITION BY RANGE (at)").format(
+            sql.Identifier(ODD_PARTED)
+        )
+    )
+    db.execute("CREATE SCHEMA iu_h3_elsewhere")
+    db.execute(sql.SQL("CREATE TABLE iu_h3_elsewhere.{} (at timestamptz, who text)").format(sql.Identifier(ELSEWHERE)))
+    return db.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attisdropped",
+        [f"public.{quoted(ODD_TABLE)}"],
+    ).fetchone()[0]
+
+
+def timestamp_problems(dropped: str) -> dict[str, tuple[tuple, str | None]]:
+    """case -> ((table, timestamp column), the refusal text; None: a valid target)."""
+    t, c = quoted(ODD_TABLE), quoted
+    return {
+        "table NULL": ((None, "at"), "table_name and timestamp_column are required"),
+        "column NULL": ((ODD_TABLE, None), "table_name and timestamp_column are required"),
+        "table missing": ((MISSING, "at"), f"table public.{c(MISSING)} does not exist"),
+        "table in another schema": ((ELSEWHERE, "at"), f"table public.{c(ELSEWHERE)} does not exist"),
+        "a view": ((ODD_VIEW, "H3 First At"), f"table public.{c(ODD_VIEW)} does not exist"),
+        "column missing": ((ODD_TABLE, NO_COLUMN), f"column {c(NO_COLUMN)} does not exist on public.{t}"),
+        "system column": ((ODD_TABLE, "xmin"), f"column xmin does not exist on public.{t}"),
+        "dropped column": ((ODD_TABLE, dropped), f"column {c(dropped)} does not exist on public.{t}"),
+        "integer column": ((ODD_TABLE, "H3 Count"), f"column public.{t}.{c('H3 Count')} is integer, not a timestamp"),
+        "first column, a timestamp": ((ODD_TABLE, "H3 First At"), None),
+        "partitioned table": ((ODD_PARTED, "at"), None),
+    }
+
+
+def actor_problems() -> dict[str, tuple[tuple, str | None]]:
+    """case -> ((table, actor column), the refusal text; None: a valid or absent actor column)."""
+    t, c = quoted(ODD_TABLE), quoted
+    return {
+        "actor column NULL": ((ODD_TABLE, None), None),
+        "actor column blank": (
+            (ODD_TABLE, "  "),
+            f"actor column of public.{t} is empty (use NULL for a table without one)",
+        ),
+        "table missing": ((MISSING, "who"), f"table public.{c(MISSING)} does not exist"),
+        "table in another schema": ((ELSEWHERE, "who"), f"table public.{c(ELSEWHERE)} does not exist"),
+        "actor column missing": (
+            (ODD_TABLE, "H3 No Who"),
+            f"actor column {c('H3 No Who')} does not exist on public.{t}",
+        ),
+        "integer actor column": (
+            (ODD_TABLE, "H3 Count"),
+            f"actor column public.{t}.{c('H3 Count')} is integer, not text",
+        ),
+        "text actor column": ((ODD_TABLE, "H3 Who"), None),
+        "varchar actor column": ((ODD_TABLE, "H3 Varchar"), None),
+        "partitioned table": ((ODD_PARTED, "who"), None),
+    }
+
+
+@pytest.mark.claim("H-3")
+@pytest.mark.intrusive
+def test_each_policy_target_refusal_reason_alone_names_the_identifiers_quoted(db, evidence):
+    """Each reason a policy table, timestamp or actor column is refused holds alone and names them quoted."""
+    dropped = make_policy_targets(db)
+    for function, cases in (
+        ("fn_iu_retention_policy_problem", timestamp_problems(dropped)),
+        ("fn_iu_retention_policy_actor_column_problem", actor_problems()),
+    ):
+        have, want = {}, {}
+        for case, (args, problem) in cases.items():
+            have[case] = db.execute(f"SELECT {function}(%s, %s)", list(args)).fetchone()[0]
+            want[case] = problem
+        evidence.expect(f"{function}: the problem per case", have=have, want=want)

@@ -151,6 +151,23 @@ ACTOR_EDGES = {
     "inner space only": "iu prove",
 }
 
+# (template code, version, instance code) -> (SQLSTATE, text the message must hold); None: accepted.
+# Version bounds: 1 is the least accepted, 0 and -1 refused; NULL means the latest.
+ORCHESTRATOR_ARGUMENTS = {
+    "template code NULL": ((None, None, None), ("IU006", "template code is empty")),
+    "template code empty": (("", None, None), ("IU006", "template code is empty")),
+    "template code blank": (("   ", None, None), ("IU006", "template code is empty")),
+    "version 0": (("WF-ONBOARD", 0, None), ("IU006", "template version must be positive (got 0)")),
+    "version -1": (("WF-ONBOARD", -1, None), ("IU006", "template version must be positive (got -1)")),
+    "version 1": (("WF-ONBOARD", 1, None), None),
+    "version NULL": (("WF-ONBOARD", None, None), None),
+    "version unknown": (("WF-ONBOARD", 99, None), ("IU004", "unknown template WF-ONBOARD@99")),
+    "code unknown, no version": (("H3-NO-SUCH", None, None), ("IU004", "unknown template H3-NO-SUCH")),
+    "instance code empty": (("WF-ONBOARD", None, ""), ("IU006", "instance code is empty")),
+    "instance code blank": (("WF-ONBOARD", None, "   "), ("IU006", "instance code is empty")),
+    "instance code given": (("WF-ONBOARD", None, "H3-INSTANCE"), None),
+}
+
 
 @pytest.mark.claim("H-3")
 @pytest.mark.parametrize("case", list(ACTOR_EDGES), ids=lambda c: c.replace(" ", "-"))
@@ -173,3 +190,27 @@ def test_an_actor_at_the_length_limit_or_with_one_edge_space_is_judged_by_the_ru
         )
         if state is not None:
             evidence.expect(f"{label}: rows written by the refusal", have=counts(db, WRITES), want=before)
+
+
+@pytest.mark.claim("H-3")
+@pytest.mark.parametrize("case", list(ORCHESTRATOR_ARGUMENTS), ids=lambda c: c.replace(" ", "-"))
+def test_each_bad_orchestrator_argument_is_refused_alone_with_its_reason(db, evidence, case):
+    """Each bad orchestrator argument alone (empty code, version below 1, empty instance code) is refused, no write."""
+    (code, version, instance_code), refusal = ORCHESTRATOR_ARGUMENTS[case]
+    before = counts(db, WRITES)
+    query = "SELECT * FROM dot_iu_auto_instantiate_from_event(%s, 'iu-prove', true, %s, %s)"
+    try:
+        with db.transaction():
+            rows = db.execute(query, [code, version, instance_code]).fetchall()
+        state, message = None, ""
+    except psycopg.Error as exc:
+        rows, state, message = [], exc.sqlstate, exc.diag.message_primary or ""
+    if refusal is None:
+        evidence.expect("SQLSTATE", have=state, want=None, rows=[message])
+        if instance_code is not None:
+            evidence.expect("instance code returned", have=[r[1] for r in rows], want=[instance_code])
+        return
+    want_state, want_text = refusal
+    evidence.expect("SQLSTATE", have=state, want=want_state, rows=[message])
+    evidence.expect(f"message ends with {want_text!r}", have=message.endswith(want_text), want=True, rows=[message])
+    evidence.expect("rows written by the refusal", have=counts(db, WRITES), want=before)

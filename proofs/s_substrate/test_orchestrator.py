@@ -8,6 +8,8 @@ dry run); the edit must then show as drift of exactly the older instance of
 that template in ``v_iu_digest_drift`` and turn the digest_drift surface red.
 """
 
+import re
+
 import pytest
 
 from proofs import _model as model
@@ -54,6 +56,7 @@ def test_a_dry_run_writes_only_its_audit_row(db, evidence):
         "ORDER BY occurred_at DESC LIMIT 1"
     ).fetchone()
     evidence.expect("audit row (dry_run, triggered_by, instance)", have=list(audit), want=[True, "iu-prove", None])
+    evidence.expect("returned (instance id, dry_run)", have=[row[0], row[4]], want=[None, True])
     evidence.record("returned", row)
 
 
@@ -64,7 +67,17 @@ def test_a_live_instantiation_writes_exactly_its_rows_and_reverts_on_rollback(ro
         before = counts(db, WRITES)
         gate_before = db.execute("SELECT fn_iu_core_gate(%s)", [GATE]).fetchone()[0]
         db.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-prove')", [GATE])
-        instance_id, code, kind, matches, _dry = instantiate(db, TEMPLATE)
+        instance_id, code, kind, matches, dry = instantiate(db, TEMPLATE)
+        evidence.expect("returned dry_run", have=dry, want=False)
+        version = db.execute("SELECT max(version) FROM iu_collection_template WHERE code = %s", [TEMPLATE]).fetchone()[
+            0
+        ]
+        evidence.expect_where(
+            "default instance code",
+            code,
+            lambda c: re.fullmatch(rf"{re.escape(TEMPLATE)}-v{version}-[0-9a-f]{{8}}", c) is not None,
+            f"{TEMPLATE}-v{version}- and 8 hex digits",
+        )
         pieces = db.execute(
             "SELECT cardinality(piece_codes) FROM iu_collection_template WHERE code = %s ORDER BY version DESC LIMIT 1",
             [TEMPLATE],
