@@ -13,6 +13,7 @@ import urllib.parse
 from collections.abc import Iterator
 
 import pytest
+from psycopg import sql
 
 from iu_prove import paths
 from iu_prove.dsn import connect
@@ -189,3 +190,43 @@ def test_the_uptime_kuma_push_is_optional_and_never_changes_the_exit_code(proof_
     evidence.expect_true("push failure reported on stderr", "push to" in failed.stderr and "failed" in failed.stderr)
     shown = [p for p in (green, down, failed) if TOKEN in p.stdout + p.stderr]
     evidence.expect("runs that printed the push token", have=len(shown), want=0)
+
+
+# A check's rows → the surface's (ok, detail); a NULL verdict anywhere makes it red (046).
+MIXED_VERDICTS = {
+    "true and NULL": ("VALUES (true, 'a'), (NULL, 'b')", False, "check {fn} returned ok = NULL in 1 of 2 rows: a; b"),
+    "NULL and true": (
+        "VALUES (NULL::boolean, 'a'), (true, 'b')",
+        False,
+        "check {fn} returned ok = NULL in 1 of 2 rows: a; b",
+    ),
+    "NULL, true and false": (
+        "VALUES (NULL::boolean, 'a'), (true, 'b'), (false, 'c')",
+        False,
+        "check {fn} returned ok = NULL in 1 of 3 rows: a; b; c",
+    ),
+    "true and false": ("VALUES (true, 'a'), (false, 'b')", False, "a; b"),
+    "true and true (control)": ("VALUES (true, 'a'), (true, 'b')", True, "a; b"),
+}
+
+
+@pytest.mark.claim("G-5")
+@pytest.mark.head("046")
+@pytest.mark.intrusive
+@pytest.mark.parametrize("case", list(MIXED_VERDICTS), ids=lambda c: c.replace(" ", "-"))
+def test_a_null_verdict_beside_a_true_one_makes_the_surface_red(db, evidence, case):
+    """A check returning ok = NULL in any row, beside true rows, gives a red line saying how many; all true is green."""
+    rows, ok, detail = MIXED_VERDICTS[case]
+    fn = "fn_iu_hc_g5_mixed"
+    db.execute(
+        sql.SQL("CREATE FUNCTION public.{}() RETURNS TABLE(ok boolean, detail text) LANGUAGE sql AS {}").format(
+            sql.Identifier(fn), sql.Literal(f"SELECT * FROM ({rows}) AS v(ok, detail) ORDER BY detail")
+        )
+    )
+    db.execute("SELECT fn_iu_healthcheck_register('g5_mixed', %s, 913, 'G-5', 'proof')", [fn])
+    line = db.execute("SELECT surface, ok, detail FROM dot_iu_healthcheck() WHERE surface = 'g5_mixed'").fetchall()
+    evidence.expect(
+        "the surface's line (surface, ok, detail)",
+        have=[tuple(r) for r in line],
+        want=[("g5_mixed", ok, detail.format(fn=fn))],
+    )
