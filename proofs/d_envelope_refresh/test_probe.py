@@ -13,6 +13,7 @@ import re
 import pytest
 
 from iu_prove import psql as psql_mod
+from iu_prove.dsn import connect
 from proofs.d_envelope_refresh._envelope import (
     ERROR_LOG,
     REASON,
@@ -132,14 +133,20 @@ BREAKAGES = {
 
 
 @pytest.mark.claim("D-2")
+@pytest.mark.durable  # a psql session of its own that alters tables: a database of its own
 @pytest.mark.parametrize("breakage", sorted(BREAKAGES))
-def test_the_probe_script_fails_naming_each_breakage_alone(psql, rolled_back, evidence, breakage):
+def test_the_probe_script_fails_naming_each_breakage_alone(fresh_database, evidence, breakage):
     """Control: probe.sql, with one breakage set up in its own session, exits non-zero naming it; nothing kept."""
     setup, message = BREAKAGES[breakage]
-    before = snapshot(rolled_back)
-    result = psql_mod.run_in_rolled_back_session(psql.dsn, setup, PROBE, template=TEMPLATE)
+    with connect(fresh_database) as conn:
+        before = rows(conn, REFRESH_LOG), gate_values(conn)
+        conn.rollback()
+    result = psql_mod.run_in_rolled_back_session(fresh_database, setup, PROBE, template=TEMPLATE)
     error = next((line for line in result.stderr.splitlines() if "ERROR:" in line), "")
     evidence.record("probe error", error)
     evidence.expect_where("probe exit", result.returncode, lambda rc: rc != 0, "non-zero")
     evidence.expect_true("the error names the breakage", message in error, rows=[error or result.stderr[-400:]])
-    evidence.expect("row counts and gates after the probe", have=snapshot(rolled_back), want=before)
+    with connect(fresh_database) as conn:
+        after = rows(conn, REFRESH_LOG), gate_values(conn)
+        conn.rollback()
+    evidence.expect("refresh log rows and gates after the probe", have=after, want=before)

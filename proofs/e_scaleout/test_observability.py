@@ -154,13 +154,14 @@ VERIFY_BREAKAGES = {  # check it must name → the breakage, set up after the ba
 
 
 @pytest.mark.claim("E-4")
+@pytest.mark.durable  # a batch in a psql session of its own (it takes the gate rows): a database of its own
 @pytest.mark.parametrize("check", [None, *VERIFY_BREAKAGES], ids=["clean", *VERIFY_BREAKAGES])
-def test_verify_batch_fails_naming_each_broken_check_alone(psql, evidence, check):
+def test_verify_batch_fails_naming_each_broken_check_alone(fresh_database, evidence, check):
     """verify_batch.sql on a batch of 6 in one rolled-back session: passes clean, names each broken check alone."""
     breakage, variables = VERIFY_BREAKAGES[check] if check else ("SELECT 1", {})
     setup = f"SELECT count(*) FROM fn_iu_bounded_scaleout(6, '{VERIFY_ACTOR}'); {breakage}"
     result = psql_mod.run_in_rolled_back_session(
-        psql.dsn, setup, "scaleout/verify_batch.sql", actor=VERIFY_ACTOR, **({"n": 6} | variables)
+        fresh_database, setup, "scaleout/verify_batch.sql", actor=VERIFY_ACTOR, **({"n": 6} | variables)
     )
     error = next((line for line in result.stderr.splitlines() if "verify_batch failed" in line), "")
     named = re.search(r"verify_batch failed for actor \S+: (.*)$", error)

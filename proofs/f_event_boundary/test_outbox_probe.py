@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from iu_prove.dsn import connect
 from iu_prove.evidence import Evidence
 from proofs.f_event_boundary import _boundary as fb
 
@@ -194,7 +195,8 @@ def test_the_outbox_probe_script_with_open_gates_delivers_nothing(db, psql, evid
 
 
 @pytest.mark.claim("F-3")
-def test_the_outbox_probe_script_sees_a_delivery_when_one_happens(db, psql, evidence):
+@pytest.mark.durable  # registers a type and opens the gates in a psql session of its own: a database of its own
+def test_the_outbox_probe_script_sees_a_delivery_when_one_happens(fresh_database, evidence):
     """Control: outbox_probe.sql on a live-lane type with an enabled route sees the worker deliver it and fails."""
     live_type = "iu.proof.f3-live-control"
     setup = (
@@ -202,7 +204,9 @@ def test_the_outbox_probe_script_sees_a_delivery_when_one_happens(db, psql, evid
         f" VALUES ('{live_type}', 'live', 'proof F-3 control');"
         f"INSERT INTO route_registry (event_type, route) VALUES ('{live_type}', 'proof-f3-control-route')"
     )
-    result = fb.run_in_rolled_back_session(psql.dsn, setup, fb.PROBE_SCRIPT, event_type=live_type, open_gates="true")
+    result = fb.run_in_rolled_back_session(
+        fresh_database, setup, fb.PROBE_SCRIPT, event_type=live_type, open_gates="true"
+    )
     inside = fb.key_values(result.stdout, "probe inside:")
     evidence.record("probe inside", inside)
     evidence.expect(
@@ -217,8 +221,7 @@ def test_the_outbox_probe_script_sees_a_delivery_when_one_happens(db, psql, evid
     evidence.expect_true(
         "the failure names the delivery", "was delivered" in fb.error_line(result), rows=[fb.error_line(result)]
     )
-    evidence.expect(
-        "nothing of the control left",
-        have=db.execute("SELECT count(*) FROM event_type_registry WHERE event_type = %s", [live_type]).fetchone()[0],
-        want=0,
-    )
+    with connect(fresh_database) as conn:
+        left = conn.execute("SELECT count(*) FROM event_type_registry WHERE event_type = %s", [live_type]).fetchone()[0]
+        conn.rollback()
+    evidence.expect("nothing of the control left", have=left, want=0)
