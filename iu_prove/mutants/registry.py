@@ -119,8 +119,17 @@ def _next(item: pytest.Item, everything: list[pytest.Item], leave_module: bool) 
     return next((o for o in everything if o.module is not item.module), item)  # type: ignore[attr-defined]
 
 
+# every public function's definition: a sabotage that rewrites one from its definition must change it
+FUNCTION_SOURCES = """
+SELECT md5(string_agg(pg_get_functiondef(p.oid), ',' ORDER BY p.oid))
+  FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('f', 'p')
+"""
+
+
 def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
-    """Sabotage id → '' when its SQL applies in a rolled-back transaction of a clone, else the error."""
+    """Sabotage id → '' when its SQL applies in a rolled-back transaction of a clone, else the
+    error; one that rewrites a function from its definition (``pg_get_functiondef``) but
+    leaves every function as it was — a replaced text no longer there — is an error too."""
     name = database_name("regcheck")
     dsn = tgt.clone(name)
     found = {}
@@ -129,8 +138,13 @@ def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
             for sab in wanted:
                 try:
                     with conn.transaction(force_rollback=True):
+                        before = conn.execute(FUNCTION_SOURCES).fetchone()[0]
                         conn.execute(sab.sql)
-                    found[sab.id] = ""
+                        unchanged = conn.execute(FUNCTION_SOURCES).fetchone()[0] == before
+                    rewrites = "pg_get_functiondef" in sab.sql
+                    found[sab.id] = (
+                        "it rewrites a function but changes none (text not found)" if rewrites and unchanged else ""
+                    )
                 except psycopg.Error as exc:
                     found[sab.id] = str(exc).splitlines()[0][:200]
     finally:
