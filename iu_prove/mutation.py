@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from iu_prove import nested
-from iu_prove.sabotage import Sabotage, registry
+from iu_prove.sabotage import IN_PROCESS_MODES, Sabotage, registry
 
 
 @dataclass
@@ -79,16 +79,16 @@ def run_all(
     extra_args: list[str] | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> list[Outcome]:
-    """Transaction-mode sabotages in ``jobs`` in-process sessions (:mod:`iu_prove.mutants.registry`);
-    the others, and any that survive there, in a child run each."""
+    """Transaction- and script-mode sabotages in ``jobs`` in-process sessions
+    (:mod:`iu_prove.mutants.registry`); the others, and any that survive there, in a child run each."""
     sabotages = [s for s in registry().values() if not only or only in s.id]
     by_id = {s.id: s for s in sabotages}
     outcomes: dict[str, Outcome] = {}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="iu-mutate-") as tmp:
         work = Path(tmp)
-        shared = [s.id for s in sabotages if s.mode == "transaction"]
-        children = [s.id for s in sabotages if s.mode != "transaction"]
+        shared = [s.id for s in sabotages if s.mode in IN_PROCESS_MODES]
+        children = [s.id for s in sabotages if s.mode not in IN_PROCESS_MODES]
         shards = [shared[i::jobs] for i in range(jobs) if shared[i::jobs]]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_in_process, ids, attach, work, i, progress) for i, ids in enumerate(shards)]

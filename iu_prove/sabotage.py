@@ -37,6 +37,7 @@ from iu_prove import paths
 from iu_prove.errors import SetupError
 
 MODES = ("transaction", "database", "script")
+IN_PROCESS_MODES = ("transaction", "script")  # modes the registry matrix can run in a shared session
 OPS_DIR_ENV = "IU_PROVE_OPS_DIR"  # knob: config.py
 
 

@@ -10,6 +10,9 @@ of a clone: one that does not apply is an error of the sabotage, never a kill.
 A proof that fails outside its body (set-up, tear-down) counts only if it passes
 without the sabotage. Module fixtures are torn down between sabotages.
 
+A ``script`` sabotage runs the same way with ``sql/ops`` read from its changed copy
+(``paths.OPS`` and ``IU_PROVE_OPS_DIR`` for the processes the proofs start).
+
 Sabotages that cannot run this way — ``database`` mode, or a claim with a proof
 on a private cluster or a nested run — are run by :mod:`iu_prove.mutation` in a
 child pytest run each, as are the ones that survive here (to confirm with the
@@ -19,6 +22,9 @@ run's full Hypothesis profile).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -26,18 +32,19 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from iu_prove import claims
+from iu_prove import claims, paths
 from iu_prove.dsn import connect
 from iu_prove.mutants.plugin import _progress, _state
 from iu_prove.runstate import database_name
-from iu_prove.sabotage import Sabotage, registry
+from iu_prove.sabotage import IN_PROCESS_MODES, OPS_DIR_ENV, Sabotage, SabotageError, registry
 
 NEEDS_A_CHILD_RUN = ("private_cluster", "attach_spec")
 
 
 def in_process(sab: Sabotage, fixtures_by_claim: dict[str, set[str]]) -> bool:
-    """Can this sabotage run in a shared session (transaction mode, no private cluster or nested run)?"""
-    if sab.mode != "transaction":
+    """Can this sabotage run in a shared session (transaction or script mode, no private cluster
+    or nested run)?"""
+    if sab.mode not in IN_PROCESS_MODES:
         return False
     return not any(fixtures_by_claim.get(c, set()) & set(NEEDS_A_CHILD_RUN) for c in sab.kills)
 
@@ -90,7 +97,11 @@ def execute(run, session: pytest.Session, ids_file: str, out: str) -> None:
 def _claim_fails(run, state, sab: Sabotage, items: list[pytest.Item], everything: list[pytest.Item]) -> bool:
     """Run the claim's proofs with ``sab`` until one fails; module fixtures torn down after."""
     failed = False
+    ops = paths.OPS
     try:
+        if sab.mode == "script":  # the proofs, their psql runs and shell blocks read the changed copy
+            paths.OPS = sab.write_ops(Path(tempfile.mkdtemp(prefix="iu-prove-ops-")) / "ops")
+            os.environ[OPS_DIR_ENV] = str(paths.OPS)
         for i, item in enumerate(items):
             last = i == len(items) - 1
             state.sabotage = sab
@@ -107,6 +118,10 @@ def _claim_fails(run, state, sab: Sabotage, items: list[pytest.Item], everything
                 break
     finally:
         state.sabotage = None
+        if ops != paths.OPS:
+            shutil.rmtree(paths.OPS.parent, ignore_errors=True)
+            paths.OPS = ops
+            os.environ.pop(OPS_DIR_ENV, None)
     return failed
 
 
@@ -136,6 +151,13 @@ def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
     try:
         with connect(dsn) as conn:
             for sab in wanted:
+                if sab.mode == "script":  # its text must be found once in the scripts
+                    try:
+                        shutil.rmtree(sab.write_ops(Path(tempfile.mkdtemp(prefix="iu-prove-ops-")) / "ops").parent)
+                        found[sab.id] = ""
+                    except SabotageError as exc:
+                        found[sab.id] = str(exc)
+                    continue
                 try:
                     with conn.transaction(force_rollback=True):
                         before = conn.execute(FUNCTION_SOURCES).fetchone()[0]
