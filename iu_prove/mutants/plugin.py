@@ -244,7 +244,8 @@ class Reach:
 def choose(
     reaching: list[str], limit: int, wins: dict[str, int], seconds: dict[str, float], claim_of: dict[str, str]
 ) -> list[str]:
-    """The proofs a mutant runs against, in order, at most ``limit`` (0: all) of ``reaching``.
+    """The proofs a mutant runs against, in order, at most ``limit`` (0: all) of ``reaching``
+    (a mutant stops at the first that fails, so the order decides the cost of a kill).
 
     One proof per claim first, so a mutant meets as many different claims as the limit
     allows rather than many proofs of one claim (the cheapest proofs of a package often
@@ -254,8 +255,7 @@ def choose(
     go to the remaining proofs, earlier killers first, then the fastest.
     """
     ranked = sorted(reaching, key=lambda n: (-wins.get(n, 0), seconds.get(n, 0.0), n))
-    if not limit or len(ranked) <= limit:
-        return ranked
+    limit = limit or len(ranked)
     claim_wins: dict[str, int] = {}
     firsts: dict[str, str] = {}  # claim → its proof, the first of its proofs in ranked order
     for n in ranked:
