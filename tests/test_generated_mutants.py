@@ -42,7 +42,7 @@ def sample_run(attach_spec, tmp_path_factory):
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "iu_prove.mutants.plugin",
         "-q", *SAMPLE_PROOFS, f"--iu-report-dir={work / 'report'}", f"--iu-mutants-out={out}",
         f"--iu-mutants-sample={SAMPLE}", f"--iu-mutants-seed={SEED}", "--iu-mutants-covered",
-        f"--iu-mutants-only={KNOWN_KILLABLE},{CONTROL}",
+        f"--iu-mutants-only={KNOWN_KILLABLE},{CONTROL}", "--iu-mutants-max-proofs=8",
     ]  # fmt: skip
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
     env[ATTACH_ENV] = attach_spec

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-proofs",
         type=int,
         default=None,
-        help="run a generated mutant against at most this many of the proofs that reach it (default 8, 0: all)",
+        help="run a generated mutant against at most this many of the proofs that reach it (default 0: all of them)",
     )
     args = parser.parse_args(argv)
     outcomes = generated = None

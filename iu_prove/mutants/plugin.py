@@ -69,10 +69,11 @@ EXCLUDED_FIXTURES = {
     "attach_spec": "a nested pytest run of its own",
 }
 MUTANT_EXAMPLES = 3
-# A mutant runs against at most this many of the proofs that reach it, one per claim first
-# (see choose): a guard every call passes is reached by dozens of proofs, and a survivor
-# would run them all.
-MUTANT_PROOFS_MAX = 8
+# A mutant runs against every proof that reaches it (0), one per claim first (see choose),
+# stopping at the first that fails: a survivor is a mutant every reaching proof let through.
+# A cap (--iu-mutants-max-proofs N) is faster, and a mutant it stops early is reported as
+# surviving with the number of reaching proofs that ran.
+MUTANT_PROOFS_MAX = 0
 COVERAGE_WAIT_S = 1800  # a shard waits this long for the others' share of the coverage map
 MUTANT_STATEMENT_TIMEOUT = "20s"  # a mutant that loops is killed by its timeout, not waited for
 
