@@ -158,3 +158,48 @@ def test_a_template_version_starts_at_one(db, evidence):
         have=[r[0] for r in db.execute("SELECT version FROM iu_collection_template WHERE code = 'X-VERSION'")],
         want=[1],
     )
+
+
+GOOD = ("X-ARGS", 1, "file", ["TPL-P01", "TPL-P11"])
+# each argument alone made bad (the others good) → (SQLSTATE, the message's end); None: registered
+REGISTER_CASES = {
+    "code NULL": ((None, 1, "file", GOOD[3]), ("IU006", "code is empty")),
+    "code empty": (("", 1, "file", GOOD[3]), ("IU006", "code is empty")),
+    "code blank": (("   ", 1, "file", GOOD[3]), ("IU006", "code is empty")),
+    "version NULL": (("X-ARGS", None, "file", GOOD[3]), ("IU006", "positive integer (got NULL)")),
+    "version 0": (("X-ARGS", 0, "file", GOOD[3]), ("IU006", "positive integer (got 0)")),
+    "kind NULL": (("X-ARGS", 1, None, GOOD[3]), ("IU006", "workflow or file (got NULL)")),
+    "kind other": (("X-ARGS", 1, "form", GOOD[3]), ("IU006", "workflow or file (got 'form')")),
+    "pieces NULL": (("X-ARGS", 1, "file", None), ("IU006", "piece list for X-ARGS@1 is empty or contains NULL")),
+    "pieces empty": (("X-ARGS", 1, "file", []), ("IU006", "piece list for X-ARGS@1 is empty or contains NULL")),
+    "pieces with a NULL": (
+        ("X-ARGS", 1, "file", ["TPL-P01", None]),
+        ("IU006", "piece list for X-ARGS@1 is empty or contains NULL"),
+    ),
+    "an existing code and version": (
+        ("WF-ONBOARD", 1, "workflow", GOOD[3]),
+        ("IU006", "WF-ONBOARD@1 already registered"),
+    ),
+    "an existing code, a new version": (("WF-ONBOARD", 99, "workflow", GOOD[3]), None),
+    "workflow kind (control)": (("X-ARGS", 1, "workflow", GOOD[3]), None),
+    "all good (control)": (GOOD, None),
+}
+
+
+@pytest.mark.claim("X-4")
+@pytest.mark.parametrize("case", list(REGISTER_CASES), ids=lambda c: c.replace(" ", "-"))
+def test_registering_a_template_refuses_each_bad_argument_alone(db, evidence, case):
+    """Each bad argument alone (empty code, version below 1, other kind, empty or NULL piece) is refused."""
+    (code, version, kind, pieces), refusal = REGISTER_CASES[case]
+    before = db.execute("SELECT count(*) FROM iu_collection_template").fetchone()[0]
+    state, message = sqlstate_of(
+        db, "SELECT fn_iu_template_register(%s, %s, %s, %s::text[])", [code, version, kind, pieces]
+    )
+    after = db.execute("SELECT count(*) FROM iu_collection_template").fetchone()[0]
+    if refusal is None:
+        evidence.expect("SQLSTATE", have=state, want=None, rows=[message])
+        evidence.expect("templates registered", have=after - before, want=1)
+        return
+    evidence.expect("SQLSTATE", have=state, want=refusal[0], rows=[message])
+    evidence.expect(f"message ends with {refusal[1]!r}", have=message.endswith(refusal[1]), want=True, rows=[message])
+    evidence.expect("templates registered", have=after - before, want=0)
