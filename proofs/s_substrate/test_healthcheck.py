@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from iu_prove import pins
+from iu_prove import notrun, pins
 from proofs._substrate import count, healthcheck, set_gate, sqlstate_of
 
 SURFACES_035 = [
@@ -242,3 +242,58 @@ def test_registering_an_absent_check_function_is_refused_naming_it_as_an_identif
         want=f"healthcheck register refused: function public.{ident}() does not exist",
     )
     evidence.expect("surface rows after the refusal", have=count(db, "iu_healthcheck_surface"), want=surfaces)
+
+
+DIEU_ID = "(SELECT id FROM information_unit WHERE code = 'DIEU')"
+# one breakage each, at the edge where its surface must turn red (or stay green): surface → ok
+SURFACE_EDGES = {
+    "one dirty mark 24 hours and a second old": (
+        f"INSERT INTO iu_three_axis_envelope_dirty (collection_id, marked_at, reason) VALUES ({DIEU_ID}, "
+        "now() - interval '24 hours 1 second', 'proof') ON CONFLICT (collection_id) DO UPDATE SET marked_at = "
+        "EXCLUDED.marked_at",
+        {"envelope_backlog": False},
+    ),
+    "one dirty mark a minute short of 24 hours": (
+        f"INSERT INTO iu_three_axis_envelope_dirty (collection_id, marked_at, reason) VALUES ({DIEU_ID}, "
+        "now() - interval '23 hours 59 minutes', 'proof') ON CONFLICT (collection_id) DO UPDATE SET marked_at = "
+        "EXCLUDED.marked_at",
+        {"envelope_backlog": True},
+    ),
+    "DIEU without its cached envelope row": (
+        f"DELETE FROM iu_three_axis_envelope WHERE collection_id = {DIEU_ID}",
+        {"dieu_envelope_invariant": False},
+    ),
+    "no collection coded DIEU": (
+        "UPDATE information_unit SET code = 'DIEU-RENAMED' WHERE code = 'DIEU'",
+        {"dieu_envelope_invariant": False},
+    ),
+    "one vector point of a unit that does not exist": (
+        "SET LOCAL session_replication_role = replica;"
+        "INSERT INTO iu_vector_point (unit_id, qdrant_collection, point_id) "
+        "VALUES (gen_random_uuid(), 'iu_proof_s11', 'orphan-point');"
+        "SET LOCAL session_replication_role = origin",
+        {"vector_ledger": False},
+    ),
+}
+
+
+@pytest.mark.claim("S-11")
+@pytest.mark.intrusive
+@pytest.mark.parametrize("case", list(SURFACE_EDGES), ids=lambda c: c.replace(" ", "-"))
+def test_each_surface_turns_red_at_its_edge_and_no_other_moves(db, evidence, case):
+    """One dirty mark older than 24 hours, DIEU without its envelope or missing, one orphan vector point: red."""
+    breakage, want = SURFACE_EDGES[case]
+    if (
+        "session_replication_role" in breakage
+        and not db.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    ):
+        notrun.skip("environment", "an orphan vector point can be made only with the foreign key off (superuser)")
+    before = {r[0]: r[1] for r in healthcheck(db)}
+    db.execute(breakage)
+    after = {r[0]: r[1] for r in healthcheck(db)}
+    evidence.expect("the surface under test", have={k: after.get(k) for k in want}, want=want)
+    evidence.expect(
+        "every other surface as before",
+        have={k: v for k, v in after.items() if k not in want},
+        want={k: v for k, v in before.items() if k not in want},
+    )
