@@ -34,6 +34,20 @@ TEMPLATE = "iu_template"
 ATTACH_ENV = "IU_PROVE_ATTACH"
 
 
+class _Janitor(DatabaseJanitor):
+    """pytest-postgresql's janitor, ending only the client sessions of a database it drops:
+    an autovacuum worker is a superuser process a non-superuser role (a CI service's) may
+    not terminate, and DROP DATABASE stops autovacuum workers itself."""
+
+    @staticmethod
+    def _terminate_connection(cur, dbname: str) -> None:
+        cur.execute(
+            "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a "
+            "WHERE a.datname = %s AND a.backend_type = 'client backend'",
+            (dbname,),
+        )
+
+
 @dataclass
 class Target:
     """What every process of a run needs to know about the database target."""
@@ -83,7 +97,7 @@ class Target:
     # -- databases on the server -------------------------------------------
     def janitor(self, dbname: str, template: str | None = None, as_template: bool = False) -> DatabaseJanitor:
         info = conninfo_to_dict(self.server_dsn)
-        return DatabaseJanitor(
+        return _Janitor(
             user=str(info.get("user") or ""),
             host=str(info.get("host") or "127.0.0.1"),
             port=str(info.get("port") or 5432),
