@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -169,9 +168,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _use_sabotaged_ops(sab: sabotage.Sabotage) -> None:
     """A script sabotage: this run and its workers read ``sql/ops`` from a changed copy
     (removed when the process ends)."""
-    folder = Path(tempfile.mkdtemp(prefix="iu-prove-ops-"))
-    atexit.register(shutil.rmtree, folder, True)
-    paths.OPS = sab.write_ops(folder / "ops")
+    paths.OPS = sab.ops_copy()
+    atexit.register(shutil.rmtree, paths.OPS.parent, True)
     os.environ[sabotage.OPS_DIR_ENV] = str(paths.OPS)
 
 

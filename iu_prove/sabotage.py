@@ -29,6 +29,7 @@ is replaced (it must occur exactly once), the way a developer's edit would::
 from __future__ import annotations
 
 import shutil
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,10 @@ class Sabotage:
         sabotage changes nothing in a database."""
         if self.sql:
             conn.execute(self.sql)
+
+    def ops_copy(self) -> Path:
+        """:meth:`write_ops` into a new temporary folder (its parent): the caller removes it."""
+        return self.write_ops(Path(tempfile.mkdtemp(prefix="iu-prove-ops-")) / "ops")
 
     def write_ops(self, dest: Path, ops: Path = paths.OPS) -> Path:
         """A copy of ``ops`` at ``dest`` with this script sabotage's replacement made."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -100,7 +99,7 @@ def _claim_fails(run, state, sab: Sabotage, items: list[pytest.Item], everything
     ops = paths.OPS
     try:
         if sab.mode == "script":  # the proofs, their psql runs and shell blocks read the changed copy
-            paths.OPS = sab.write_ops(Path(tempfile.mkdtemp(prefix="iu-prove-ops-")) / "ops")
+            paths.OPS = sab.ops_copy()
             os.environ[OPS_DIR_ENV] = str(paths.OPS)
         for i, item in enumerate(items):
             last = i == len(items) - 1
@@ -153,7 +152,7 @@ def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
             for sab in wanted:
                 if sab.mode == "script":  # its text must be found once in the scripts
                     try:
-                        shutil.rmtree(sab.write_ops(Path(tempfile.mkdtemp(prefix="iu-prove-ops-")) / "ops").parent)
+                        shutil.rmtree(sab.ops_copy().parent)
                         found[sab.id] = ""
                     except SabotageError as exc:
                         found[sab.id] = str(exc)

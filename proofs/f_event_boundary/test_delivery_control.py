@@ -154,16 +154,7 @@ def test_each_delivery_condition_removed_alone_stops_delivery(db, evidence, case
 @pytest.mark.claim("F-4")
 def test_the_worker_delivers_at_most_its_limit(db, evidence):
     """p_limit 1 with two deliverable events delivers exactly one, oldest first; p_limit 2 then delivers the other."""
-    db.execute(
-        "INSERT INTO event_type_registry (event_type, delivery_lane, registered_in, description)"
-        " VALUES (%s, 'live', 'proof F-4', 'control: the limit')",
-        [CONTROL_TYPE],
-    )
-    db.execute(
-        "INSERT INTO route_registry (event_type, route, enabled) VALUES (%s, %s, true)", [CONTROL_TYPE, CONTROL_ROUTE]
-    )
-    fb.set_gate(db, "iu_core.delivery_enabled", "true")
-    fb.set_gate(db, "iu_core.delivery_live_routes", json.dumps(CONTROL_TYPE))
+    deliverable_world(db)
     ids = [
         db.execute(
             "INSERT INTO event_outbox (event_type, payload, created_at) VALUES (%s, '{}', now() - %s::interval) "
