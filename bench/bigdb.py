@@ -67,6 +67,8 @@ class KeptCluster(EmbeddedCluster):
 
     def open(self) -> None:
         self._make_base()
+        if self.running():  # left by an interrupted bench: its port is unknown here, so stop it and start anew
+            self.stop()
         self.start()
 
     def __exit__(self, *exc: object) -> None:

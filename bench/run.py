@@ -286,7 +286,7 @@ def peer_pgtap(tgt: target.Target, workdir: Path) -> dict[str, Any]:
 
 # the proofs whose claim is the manual full refresh of every collection (or that start from one)
 FULL_REFRESH_PROOFS = (
-    "proofs/substrate/test_envelope.py::test_manual_refresh_clears_every_dirty_scope",
+    "proofs/s_substrate/test_envelope.py::test_manual_refresh_clears_every_dirty_scope",
     "proofs/d_envelope_refresh/test_gate_off.py::"
     "test_with_the_gate_closed_an_instantiation_refreshes_nothing_and_its_backlog_shows",
     "proofs/e_scaleout/test_stateful.py::"

@@ -184,7 +184,7 @@ class EmbeddedCluster:
         )
         if check and proc.returncode != 0:
             raise EmbeddedClusterError(
-                f"{' '.join(args[:2])} failed (exit {proc.returncode}): "
+                f"{' '.join(cmd[-len(args) :][:2])} failed (exit {proc.returncode}): "
                 f"{(proc.stderr or proc.stdout).strip()}\n{self.log_tail()}"
             )
         return proc

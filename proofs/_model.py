@@ -10,6 +10,8 @@ import uuid
 
 import psycopg
 
+from iu_prove import changes
+
 ENVELOPE_ROWS = """
 SELECT p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
   FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id
@@ -50,6 +52,37 @@ def touched(before: dict[uuid.UUID, object], after: dict[uuid.UUID, object]) -> 
     return {cid for cid, at in after.items() if before.get(cid) != at} | (before.keys() - after.keys())
 
 
+ENVELOPE = "iu_three_axis_envelope"
+
+
+class EnvelopeWrites:
+    """The envelope rows written between one ``take`` and the next (new, removed, or with a
+    different ``refreshed_at``), as :func:`touched` defines them.
+
+    Read from change capture (:mod:`iu_prove.changes`: the images of the rows this
+    transaction writes, at the cost of what it writes); where the role may not add
+    triggers, from every envelope row's ``refreshed_at`` before and after.
+    """
+
+    def __init__(self, db: psycopg.Connection):
+        self.db = db
+        try:
+            self.capture: changes.Capture | None = changes.capture(db, [ENVELOPE])
+            self.mark = self.capture.mark()
+        except changes.CaptureUnavailable:
+            self.capture, self.stamps = None, refreshed_at(db)
+
+    def take(self) -> set[uuid.UUID]:
+        if self.capture is None:
+            now = refreshed_at(self.db)
+            written, self.stamps = touched(self.stamps, now), now
+            return written
+        spans = self.capture.since(self.mark)[ENVELOPE].by_key("collection_id")
+        self.mark = self.capture.mark()
+        stamp = lambda image: None if image is None else image["refreshed_at"]  # noqa: E731
+        return {uuid.UUID(cid) for cid, (before, after) in spans.items() if stamp(before) != stamp(after)}
+
+
 ASCII_SPACE = " \t\n\r\f\v"
 
 
@@ -85,10 +118,13 @@ SELECT m.collection_id, p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
 """
 
 
-def all_envelopes(db: psycopg.Connection) -> dict[uuid.UUID, list[int]]:
-    """``envelope`` for every collection with memberships, from one raw read."""
+def all_envelopes(db: psycopg.Connection, only: set[uuid.UUID] | None = None) -> dict[uuid.UUID, list[int]]:
+    """``envelope`` for every collection with memberships (or those in ``only``), from one raw read."""
     axes: dict[uuid.UUID, list[set[str]]] = {}
-    for cid, state, *values in db.execute(ALL_MEMBERSHIPS).fetchall():
+    query, params = ALL_MEMBERSHIPS, []
+    if only is not None:
+        query, params = query + " WHERE m.collection_id = ANY(%s)", [list(only)]
+    for cid, state, *values in db.execute(query, params).fetchall():
         seen = axes.setdefault(cid, [set(), set(), set()])
         if state == "active":
             for axis, value in enumerate(values):
@@ -97,15 +133,54 @@ def all_envelopes(db: psycopg.Connection) -> dict[uuid.UUID, list[int]]:
     return {cid: [len(s) for s in sets] for cid, sets in axes.items()}
 
 
-def stale_cache(db: psycopg.Connection) -> list[tuple[str, list[int], list[int]]]:
-    """Collections not marked dirty whose cached envelope differs from the model: (id, cached, model)."""
+def stale_cache(db: psycopg.Connection, only: set[uuid.UUID] | None = None) -> list[tuple[str, list[int], list[int]]]:
+    """Collections not marked dirty whose cached envelope differs from the model: (id, cached, model);
+    of every collection, or of those in ``only``."""
     dirty = {r[0] for r in db.execute("SELECT collection_id FROM iu_three_axis_envelope_dirty").fetchall()}
-    want = all_envelopes(db)
+    want = all_envelopes(db, only)
     return [
         (str(cid), cached, want.get(cid, [0, 0, 0]))
         for cid, cached in cached_envelopes(db).items()
-        if cid not in dirty and cached != want.get(cid, [0, 0, 0])
+        if (only is None or cid in only) and cid not in dirty and cached != want.get(cid, [0, 0, 0])
     ]
+
+
+ENVELOPE_INPUTS = ("information_unit", "iu_piece_membership", ENVELOPE, "iu_three_axis_envelope_dirty")
+
+
+class EnvelopeInputWrites:
+    """The collections whose envelope, dirty mark or model inputs this transaction has written since
+    it began: every other collection's cache, mark, memberships and pieces are the ones it started
+    with, so its staleness is the starting state's (checked once, in full).
+
+    Read from change capture of the four tables (:mod:`iu_prove.changes`); ``collections()`` is
+    None where the role may not add triggers, meaning: check every collection.
+    """
+
+    def __init__(self, db: psycopg.Connection):
+        self.db = db
+        try:
+            self.capture: changes.Capture | None = changes.capture(db, ENVELOPE_INPUTS)
+            self.mark = self.capture.mark()
+        except changes.CaptureUnavailable:
+            self.capture = None
+
+    def collections(self) -> set[uuid.UUID] | None:
+        if self.capture is None:
+            return None
+        deltas = self.capture.since(self.mark)
+        ids: set[str] = set()
+        for table in ENVELOPE_INPUTS[1:]:
+            ids |= deltas[table].keys("collection_id")
+        units = deltas["information_unit"].keys("id")  # a collection's own row, or a piece's
+        ids |= units
+        ids |= {
+            str(r[0])
+            for r in self.db.execute(
+                "SELECT m.collection_id FROM iu_piece_membership m WHERE m.piece_id = ANY(%s::uuid[])", [list(units)]
+            ).fetchall()
+        }
+        return {uuid.UUID(i) for i in ids}
 
 
 # --- digests (migrations 004 and 006), from hashlib over the canonical text ---

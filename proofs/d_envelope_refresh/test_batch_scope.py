@@ -2,9 +2,10 @@
 refresh rows, each refreshing only its own dirty scope (no storm); every
 envelope equals its recomputation and DIEU stays 27/23/36.
 
-Oracle: the refresh scope is read from ``refreshed_at`` of every envelope row
-after each instantiation (a row written is in scope), never from the refresh
-log the trigger writes; envelopes from the Python model of the rule
+Oracle: the refresh scope is read from the envelope rows each instantiation
+wrote (new, removed or with another ``refreshed_at``: change capture in the
+proof's transaction, or every row's ``refreshed_at`` where triggers cannot be
+added), never from the refresh log the trigger writes; envelopes from the Python model of the rule
 (``proofs/_model.py``: distinct non-NULL axis values of active pieces); DIEU
 from the literal 27/23/36.
 Boundaries: N = 1, 20, the bound 40 (``for_every_n``), plus Hypothesis' N.
@@ -42,13 +43,11 @@ def test_n_instantiations_write_n_refresh_rows_each_covering_only_its_instance(r
         errors_before = rows(db, ERROR_LOG)
         instances = []
         written_rows = []  # per instantiation: the envelope rows whose refreshed_at moved
-        stamps = model.refreshed_at(db)
+        writes = model.EnvelopeWrites(db)
         for k in range(n):
             code, version = templates[k % len(templates)]
             instances.append(instantiate_live(db, code, version=version, instance_code=f"IUPROVE-D5-{k:04d}")[0])
-            now_stamps = model.refreshed_at(db)
-            written_rows.append(model.touched(stamps, now_stamps))
-            stamps = now_stamps
+            written_rows.append(writes.take())
         wrong_scope = [
             (k, sorted(map(str, have)), sorted(map(str, want)))
             for k, (have, want) in enumerate(

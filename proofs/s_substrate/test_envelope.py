@@ -186,12 +186,26 @@ def test_manual_refresh_clears_every_dirty_scope(db, evidence):
     db.execute("SELECT fn_iu_compose('S6-MIXED', %s, 'iu-prove')", [[m[0] for m in MIXED]])
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = 'S6-RETIRED'")
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code IN ('TPL-P01', 'DIEU-P05')")
+    # a collection without members and one whose only member is draft: their envelope is 0/0/0
+    db.execute(
+        "INSERT INTO information_unit (code, kind, created_by) "
+        "VALUES ('S6-EMPTY', 'collection', 'iu-prove'), ('S6-INERT', 'collection', 'iu-prove')"
+    )
+    db.execute(
+        "INSERT INTO iu_piece_membership (collection_id, piece_id, position) SELECT c.id, p.id, 1 "
+        "FROM information_unit c, information_unit p WHERE c.code = 'S6-INERT' AND p.code = 'S6-DRAFT'"
+    )
+    db.execute(
+        "INSERT INTO iu_three_axis_envelope (collection_id, axis_a_count, axis_b_count, axis_c_count) "
+        "SELECT id, 4, 4, 4 FROM information_unit WHERE code IN ('S6-EMPTY', 'S6-INERT') "
+        "ON CONFLICT (collection_id) DO UPDATE SET axis_a_count = 4, axis_b_count = 4, axis_c_count = 4"
+    )
     db.execute("UPDATE iu_three_axis_envelope SET axis_a_count = axis_a_count + 5")  # stale cache, not marked
     names = collection_names(db)
     evidence.expect(
         "dirty before",
         have=dirty_codes(db),
-        want=sorted({"S6-MIXED", "DIEU"} | set(holders_of(db, "TPL-P01").values())),
+        want=sorted({"S6-MIXED", "S6-INERT", "DIEU"} | set(holders_of(db, "TPL-P01").values())),
     )
     at_before = model.refreshed_at(db)
     refreshed = db.execute("SELECT dot_iu_three_axis_envelope_refresh()").fetchone()[0]
@@ -207,6 +221,16 @@ def test_manual_refresh_clears_every_dirty_scope(db, evidence):
     mixed = next(cid for cid, code in names.items() if code == "S6-MIXED")
     evidence.expect("S6-MIXED by the model (against the hand-derived table)", have=want[mixed], want=MIXED_ENVELOPE)
     evidence.expect("S6-MIXED cached", have=cached.get(mixed), want=MIXED_ENVELOPE)
+    evidence.expect(
+        "S6-EMPTY and S6-INERT cached (no active member)",
+        have=[cached.get(cid) for code in ("S6-EMPTY", "S6-INERT") for cid, c in names.items() if c == code],
+        want=[[0, 0, 0], [0, 0, 0]],
+    )
+    evidence.expect(
+        "S6-MIXED recomputed by fn_iu_three_axis_envelope_compute (the incremental refreshes' rule)",
+        have=list(db.execute("SELECT * FROM fn_iu_three_axis_envelope_compute(%s)", [mixed]).fetchone()),
+        want=MIXED_ENVELOPE,
+    )
     evidence.expect_no_rows("cached envelopes differing from the model", differing(cached, want, names))
     evidence.expect("log reason", have=last_refresh(db)[0], want="manual_full_refresh")
 
