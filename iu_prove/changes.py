@@ -148,12 +148,16 @@ class Capture:
         """A point in the log: :meth:`since` returns what was written after it."""
         return int(self.conn.execute(f"SELECT coalesce(max(seq), 0) FROM pg_temp.{LOG}").fetchone()[0])
 
-    def since(self, mark: int) -> dict[str, Delta]:
-        """``{table: Delta}`` of every captured table (empty deltas included) written after ``mark``."""
+    def since(self, mark: int, tables: Sequence[str] | None = None) -> dict[str, Delta]:
+        """``{table: Delta}`` of every captured table, or of ``tables``, (empty deltas included)
+        written after ``mark``; a TRUNCATE of any captured table refuses."""
         self.check()
-        deltas = {name: Delta() for name in self.tables}
+        names = list(self.tables if tables is None else tables)
+        deltas = {name: Delta() for name in names}
         rows = self.conn.execute(
-            f"SELECT tbl, op, side, image FROM pg_temp.{LOG} WHERE seq > %s ORDER BY seq", [mark]
+            f"SELECT tbl, op, side, image FROM pg_temp.{LOG} WHERE seq > %s AND (tbl = ANY(%s) OR op = 'TRUNCATE') "
+            "ORDER BY seq",
+            [mark, names],
         ).fetchall()
         for table, op, side, image in rows:
             if op == "TRUNCATE":
@@ -194,3 +198,42 @@ def capture(conn: psycopg.Connection, tables: Sequence[str], schema: str = "publ
     except psycopg.Error as exc:
         raise CaptureUnavailable(f"cannot capture writes to {', '.join(tables)}: {exc}".strip()) from exc
     return Capture(conn, tables, schema)
+
+
+class Watch:
+    """Rows of one table whose chosen columns changed since the watch began (or since the last
+    :meth:`changed`): ``{key: (before, after)}`` with ``before``/``after`` the columns' values as
+    a tuple, None for a row that did not exist / no longer exists. Keys and values as JSON renders
+    them (uuids and timestamps as text).
+
+    From change capture, at the cost of what was written; where the role may not add triggers,
+    from the whole table read at both ends.
+    """
+
+    def __init__(self, conn: psycopg.Connection, table: str, key: str, columns: Sequence[str], schema: str = "public"):
+        self.conn, self.table, self.key, self.columns, self.schema = conn, table, key, tuple(columns), schema
+        try:
+            self.capture: Capture | None = capture(conn, [table], schema)
+            self.mark = self.capture.mark()
+        except CaptureUnavailable:
+            self.capture, self.rows = None, self._read()
+
+    def _project(self, image: dict[str, Any] | None) -> tuple | None:
+        return None if image is None else tuple(image.get(c) for c in self.columns)
+
+    def _read(self) -> dict[Any, tuple | None]:
+        query = sql.SQL("SELECT to_jsonb(t) FROM {}.{} AS t").format(
+            sql.Identifier(self.schema), sql.Identifier(self.table)
+        )
+        return {image[self.key]: self._project(image) for (image,) in self.conn.execute(query)}
+
+    def changed(self) -> dict[Any, tuple[tuple | None, tuple | None]]:
+        if self.capture is None:
+            now = self._read()
+            spans = {k: (self.rows.get(k), now.get(k)) for k in self.rows.keys() | now.keys()}
+            self.rows = now
+        else:
+            delta = self.capture.since(self.mark, [self.table])[self.table]
+            self.mark = self.capture.mark()
+            spans = {k: (self._project(b), self._project(a)) for k, (b, a) in delta.by_key(self.key).items()}
+        return {k: span for k, span in spans.items() if span[0] != span[1]}

@@ -55,32 +55,11 @@ def touched(before: dict[uuid.UUID, object], after: dict[uuid.UUID, object]) -> 
 ENVELOPE = "iu_three_axis_envelope"
 
 
-class EnvelopeWrites:
-    """The envelope rows written between one ``take`` and the next (new, removed, or with a
-    different ``refreshed_at``), as :func:`touched` defines them.
-
-    Read from change capture (:mod:`iu_prove.changes`: the images of the rows this
-    transaction writes, at the cost of what it writes); where the role may not add
-    triggers, from every envelope row's ``refreshed_at`` before and after.
-    """
-
-    def __init__(self, db: psycopg.Connection):
-        self.db = db
-        try:
-            self.capture: changes.Capture | None = changes.capture(db, [ENVELOPE])
-            self.mark = self.capture.mark()
-        except changes.CaptureUnavailable:
-            self.capture, self.stamps = None, refreshed_at(db)
-
-    def take(self) -> set[uuid.UUID]:
-        if self.capture is None:
-            now = refreshed_at(self.db)
-            written, self.stamps = touched(self.stamps, now), now
-            return written
-        spans = self.capture.since(self.mark)[ENVELOPE].by_key("collection_id")
-        self.mark = self.capture.mark()
-        stamp = lambda image: None if image is None else image["refreshed_at"]  # noqa: E731
-        return {uuid.UUID(cid) for cid, (before, after) in spans.items() if stamp(before) != stamp(after)}
+def envelope_writes(db: psycopg.Connection) -> changes.Watch:
+    """The envelope rows written between one ``changed()`` and the next — new, removed, or with a
+    different ``refreshed_at``, as :func:`touched` defines them — at the cost of what was written
+    (change capture; every row's ``refreshed_at`` where triggers cannot be added)."""
+    return changes.Watch(db, ENVELOPE, "collection_id", ["refreshed_at"])
 
 
 ASCII_SPACE = " \t\n\r\f\v"
@@ -136,90 +115,88 @@ def all_envelopes(db: psycopg.Connection, only: set[uuid.UUID] | None = None) ->
 def stale_cache(db: psycopg.Connection, only: set[uuid.UUID] | None = None) -> list[tuple[str, list[int], list[int]]]:
     """Collections not marked dirty whose cached envelope differs from the model: (id, cached, model);
     of every collection, or of those in ``only``."""
-    dirty = {r[0] for r in db.execute("SELECT collection_id FROM iu_three_axis_envelope_dirty").fetchall()}
+    scope, params = ("", []) if only is None else (" WHERE collection_id = ANY(%s)", [list(only)])
+    dirty = {r[0] for r in db.execute("SELECT collection_id FROM iu_three_axis_envelope_dirty" + scope, params)}
+    cached = {
+        r[0]: [r[1], r[2], r[3]]
+        for r in db.execute(
+            "SELECT collection_id, axis_a_count, axis_b_count, axis_c_count FROM iu_three_axis_envelope" + scope, params
+        )
+    }
     want = all_envelopes(db, only)
     return [
-        (str(cid), cached, want.get(cid, [0, 0, 0]))
-        for cid, cached in cached_envelopes(db).items()
-        if (only is None or cid in only) and cid not in dirty and cached != want.get(cid, [0, 0, 0])
+        (str(cid), have, want.get(cid, [0, 0, 0]))
+        for cid, have in cached.items()
+        if cid not in dirty and have != want.get(cid, [0, 0, 0])
     ]
 
 
-ENVELOPE_INPUTS = ("information_unit", "iu_piece_membership", ENVELOPE, "iu_three_axis_envelope_dirty")
+ENVELOPE_INPUTS = ("information_unit", "iu_piece_membership", "iu_three_axis_envelope_dirty")
+
+# Envelope rows written since the mark whose first write found them (their image at the mark),
+# clean now, of collections whose inputs were not written: cached counts now vs at the mark.
+KEPT_ENVELOPES_SQL = f"""
+WITH firsts AS (
+  SELECT DISTINCT ON (l.image->>'collection_id') l.image->>'collection_id' AS cid, l.side, l.image
+    FROM pg_temp.{changes.LOG} l
+   WHERE l.tbl = %s AND l.seq > %s
+   ORDER BY l.image->>'collection_id', l.seq)
+SELECT e.collection_id, ARRAY[e.axis_a_count, e.axis_b_count, e.axis_c_count],
+       ARRAY[(f.image->>'axis_a_count')::int, (f.image->>'axis_b_count')::int, (f.image->>'axis_c_count')::int]
+  FROM firsts f
+  JOIN iu_three_axis_envelope e ON e.collection_id = f.cid::uuid
+ WHERE f.side = 'old'
+   AND NOT (e.collection_id = ANY(%s::uuid[]))
+   AND NOT EXISTS (SELECT 1 FROM iu_three_axis_envelope_dirty d WHERE d.collection_id = e.collection_id)
+   AND ARRAY[e.axis_a_count, e.axis_b_count, e.axis_c_count]
+       IS DISTINCT FROM ARRAY[(f.image->>'axis_a_count')::int, (f.image->>'axis_b_count')::int,
+                              (f.image->>'axis_c_count')::int]
+"""
 
 
-class EnvelopeInputWrites:
-    """The collections whose envelope, dirty mark or model inputs this transaction has written since
-    it began: every other collection's cache, mark, memberships and pieces are the ones it started
-    with, so its staleness is the starting state's (checked once, in full).
+class CleanEnvelopes:
+    """``stale()``: what :func:`stale_cache` returns for every collection, at the cost of what the
+    transaction wrote since this object was made (the mark), given that no clean envelope was
+    stale at the mark (check that once, in full).
 
-    Read from change capture of the four tables (:mod:`iu_prove.changes`); ``collections()`` is
-    None where the role may not add triggers, meaning: check every collection.
+    Read from change capture (:mod:`iu_prove.changes`). A collection whose memberships, member
+    pieces, own row or dirty mark were written is checked against the Python model; one whose only
+    writes are to its envelope row (a full refresh rewrites every row) has the inputs it had at
+    the mark, so its model envelope is its cached one at the mark — the image the capture logged
+    before its first write — which a clean row must still hold; a collection nothing wrote to is as
+    it was at the mark. Where the role may not add triggers, every collection is read in full.
     """
 
     def __init__(self, db: psycopg.Connection):
         self.db = db
         try:
-            self.capture: changes.Capture | None = changes.capture(db, ENVELOPE_INPUTS)
+            self.capture: changes.Capture | None = changes.capture(db, (*ENVELOPE_INPUTS, ENVELOPE))
             self.mark = self.capture.mark()
         except changes.CaptureUnavailable:
             self.capture = None
 
-    def collections(self) -> set[uuid.UUID] | None:
-        if self.capture is None:
-            return None
-        deltas = self.capture.since(self.mark)
-        ids: set[str] = set()
-        for table in ENVELOPE_INPUTS[1:]:
-            ids |= deltas[table].keys("collection_id")
+    def inputs_written(self) -> set[uuid.UUID]:
+        """Collections whose memberships, member pieces, own row or dirty mark were written since the mark."""
+        assert self.capture is not None
+        deltas = self.capture.since(self.mark, ENVELOPE_INPUTS)
+        ids = deltas["iu_piece_membership"].keys("collection_id") | deltas["iu_three_axis_envelope_dirty"].keys(
+            "collection_id"
+        )
         units = deltas["information_unit"].keys("id")  # a collection's own row, or a piece's
         ids |= units
         ids |= {
             str(r[0])
             for r in self.db.execute(
                 "SELECT m.collection_id FROM iu_piece_membership m WHERE m.piece_id = ANY(%s::uuid[])", [list(units)]
-            ).fetchall()
+            )
         }
         return {uuid.UUID(i) for i in ids}
 
-
-# --- digests (migrations 004 and 006), from hashlib over the canonical text ---
-
-
-def sha256_hex(text: str) -> str:
-    """fn_iu_sha256_hex: the hex sha256 of the text's UTF-8 bytes."""
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def content_digest(body: str) -> str:
-    """information_unit.content_digest: sha256_hex(body)."""
-    return sha256_hex(body)
-
-
-def canonical_text(pieces: list[tuple[str, str]]) -> str:
-    """The text a membership or piece-list digest hashes: ``code:content_digest(body)`` per piece, LF-joined."""
-    return "\n".join(f"{code}:{content_digest(body)}" for code, body in pieces)
-
-
-def pieces_digest(pieces: list[tuple[str, str]]) -> str:
-    """The digest of an ordered list of (code, body) pieces: sha256_hex(canonical_text)."""
-    return sha256_hex(canonical_text(pieces))
-
-
-def bodies(db: psycopg.Connection) -> dict[str, str]:
-    """code -> body of every piece, read raw."""
-    return dict(db.execute("SELECT code, body FROM information_unit WHERE kind = 'piece'").fetchall())
-
-
-def members(db: psycopg.Connection, collection_id: uuid.UUID) -> list[tuple[str, str]]:
-    """A collection's (piece code, body) in position order, read raw."""
-    return [
-        (code, body)
-        for code, body in db.execute(
-            "SELECT p.code, p.body FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id "
-            "WHERE m.collection_id = %s ORDER BY m.position",
-            [collection_id],
-        ).fetchall()
-    ]
+    def stale(self) -> list[tuple[str, list[int], list[int]]]:
+        if self.capture is None:
+            return stale_cache(self.db)
+        written = self.inputs_written()
+        found = stale_cache(self.db, only=written)
+        self.capture.check()
+        kept = self.db.execute(KEPT_ENVELOPES_SQL, [ENVELOPE, self.mark, list(written)]).fetchall()
+        return found + [(str(cid), list(have), list(want)) for cid, have, want in kept]

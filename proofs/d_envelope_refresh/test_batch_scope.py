@@ -14,6 +14,8 @@ written (with the dirty backlog at k = 0); every other row kept its
 ``refreshed_at``.
 """
 
+import uuid
+
 import pytest
 
 from iu_prove.profiles import for_every_n
@@ -43,11 +45,11 @@ def test_n_instantiations_write_n_refresh_rows_each_covering_only_its_instance(r
         errors_before = rows(db, ERROR_LOG)
         instances = []
         written_rows = []  # per instantiation: the envelope rows whose refreshed_at moved
-        writes = model.EnvelopeWrites(db)
+        writes = model.envelope_writes(db)
         for k in range(n):
             code, version = templates[k % len(templates)]
             instances.append(instantiate_live(db, code, version=version, instance_code=f"IUPROVE-D5-{k:04d}")[0])
-            written_rows.append(writes.take())
+            written_rows.append({uuid.UUID(cid) for cid in writes.changed()})
         wrong_scope = [
             (k, sorted(map(str, have)), sorted(map(str, want)))
             for k, (have, want) in enumerate(

@@ -3,8 +3,8 @@
 Oracle: the Python model of per-actor counts (instances, retired,
 memberships by the batch rule) and of every envelope (``proofs/_model.py``:
 a collection not marked dirty caches exactly the model's envelope — checked in
-full at the start, then after each step for every collection whose cache, mark,
-memberships or pieces the transaction wrote, read by change capture), DIEU's
+full at the start, then after each step at the cost of what the transaction
+wrote, read by change capture: ``model.CleanEnvelopes``), DIEU's
 literal 27/23/36, the vector ledger's fingerprint.
 Branches: after Hypothesis' runs, one fixed run fires every rule in turn, so
 no rule goes unexercised; the rules that never fired must be none.
@@ -99,7 +99,7 @@ def test_a_stateful_model_of_scaleouts_rollbacks_retires_refreshes_and_gates_kee
             self.base = {a: tuple(c) for a, *c in db.execute(PER_ACTOR_SQL).fetchall()}
             self.orphans, self.drift = sc.orphans(db), sc.drift(db)
             self.vector = fingerprint.of_table(db, "iu_vector_point")
-            self.envelope_inputs = model.EnvelopeInputWrites(db)
+            self.clean_envelopes = model.CleanEnvelopes(db)
             self.refresh_gate = sc.gate_open(db, sc.REFRESH_GATE)
             # actor -> [instances, retired, memberships]
             self.model: dict[str, list[int]] = {}
@@ -224,7 +224,7 @@ def test_a_stateful_model_of_scaleouts_rollbacks_retires_refreshes_and_gates_kee
 
         @invariant()
         def every_clean_envelope_is_the_models(self) -> None:
-            stale = model.stale_cache(self.db, only=self.envelope_inputs.collections())
+            stale = self.clean_envelopes.stale()
             assert not stale, f"cached envelopes not marked dirty that differ from the model: {stale[:5]}"
 
         @invariant()

@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from iu_prove import changes
 from iu_prove.profiles import scaleout_sizes
 from proofs.x_cross_cutting._support import (
     AUDIT,
@@ -37,20 +38,20 @@ def _retire(db: psycopg.Connection, actor: str, dry_run: bool) -> dict[str, Any]
     return db.cursor(row_factory=dict_row).execute(RETIRE, [actor, dry_run]).fetchone()
 
 
-def _states(db: psycopg.Connection) -> dict[uuid.UUID, tuple]:
-    rows = db.execute("SELECT id, kind, lifecycle_state, updated_at FROM information_unit").fetchall()
-    return {r[0]: tuple(r[1:]) for r in rows}
+def _units(db: psycopg.Connection) -> changes.Watch:
+    """Units whose kind, lifecycle state or updated_at change from here on (change capture)."""
+    return changes.Watch(db, "information_unit", "id", ["kind", "lifecycle_state", "updated_at"])
 
 
 def _dirty(db: psycopg.Connection) -> set[uuid.UUID]:
     return {r[0] for r in db.execute("SELECT collection_id FROM iu_three_axis_envelope_dirty").fetchall()}
 
 
-def _envelopes(db: psycopg.Connection) -> dict[uuid.UUID, tuple]:
-    rows = db.execute(
-        "SELECT collection_id, axis_a_count, axis_b_count, axis_c_count, refreshed_at FROM iu_three_axis_envelope"
-    ).fetchall()
-    return {r[0]: tuple(r[1:]) for r in rows}
+def _envelopes(db: psycopg.Connection) -> changes.Watch:
+    """Envelope rows whose counts or refreshed_at change from here on (change capture)."""
+    return changes.Watch(
+        db, "iu_three_axis_envelope", "collection_id", ["axis_a_count", "axis_b_count", "axis_c_count", "refreshed_at"]
+    )
 
 
 def _refresh_rows(db: psycopg.Connection) -> dict[uuid.UUID, tuple]:
@@ -91,7 +92,7 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
         db.execute("SELECT dot_iu_three_axis_envelope_refresh()")  # start from a clean envelope cache
         set_gate(db, GATE_REFRESH, auto_refresh)
         mine = instance_ids(db, actor)
-        states, dirty, envelopes, refreshes = _states(db), _dirty(db), _envelopes(db), _refresh_rows(db)
+        units, dirty, envelopes, refreshes = _units(db), _dirty(db), _envelopes(db), _refresh_rows(db)
         untouched = fingerprints(db, UNTOUCHED)
         envelope_prints = fingerprints(db, ENVELOPE_TABLES)
 
@@ -108,21 +109,21 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
         )
         evidence.expect(
             "dry run changes nothing",
-            have=[_states(db) == states, fingerprints(db, ENVELOPE_TABLES) == envelope_prints],
+            have=[units.changed() == {}, fingerprints(db, ENVELOPE_TABLES) == envelope_prints],
             want=[True, True],
         )
 
         live = _retire(db, actor, False)
-        after = _states(db)
-        changed = {i for i in states if after.get(i) != states[i]}
+        spans = {uuid.UUID(i): span for i, span in units.changed().items()}
+        changed = set(spans)
         evidence.add("retired / instances", [live["retired"], len(mine)])
         evidence.expect_no_rows(
             "units changed that are not the actor's instances, or instances left unchanged",
-            sorted((str(i), states.get(i), after.get(i)) for i in changed ^ mine),
+            sorted((str(i), *spans.get(i, ("unchanged", "unchanged"))) for i in changed ^ mine),
         )
         evidence.expect_no_rows(
             "changed units not now a retired collection",
-            sorted((str(i), after[i]) for i in changed if after[i][:2] != ("collection", "retired")),
+            sorted((str(i), spans[i][1]) for i in changed if (spans[i][1] or ())[:2] != ("collection", "retired")),
         )
         evidence.expect("reported retired", have=live["retired"], want=len(mine))
         evidence.expect(
@@ -150,7 +151,7 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
         else:
             evidence.expect(
                 "gate closed: every instance marked dirty, no refresh, cached envelopes unchanged",
-                have=[new_dirty == mine, len(new_refreshes), _envelopes(db) == envelopes],
+                have=[new_dirty == mine, len(new_refreshes), envelopes.changed() == {}],
                 want=[True, 0, True],
             )
         evidence.expect(
@@ -172,16 +173,13 @@ def test_retire_of_the_background_actor_retires_its_twelve_instances_and_spares_
     want = sorted(
         f"BULK12-{code}-v{version}" for code, version in db.execute("SELECT code, version FROM iu_collection_template")
     )
-    before = _states(db)
+    units = _units(db)
     dry = _retire(db, BACKGROUND_ACTOR, True)
     evidence.expect("dry run (instances, to_retire)", have=[dry["instances"], dry["to_retire"]], want=[12, 12])
     live = _retire(db, BACKGROUND_ACTOR, False)
-    after = _states(db)
+    spans = units.changed()
     changed = sorted(
-        r[0]
-        for r in db.execute(
-            "SELECT code FROM information_unit WHERE id = ANY (%s)", [[i for i in before if after[i] != before[i]]]
-        )
+        r[0] for r in db.execute("SELECT code FROM information_unit WHERE id = ANY (%s::uuid[])", [list(spans)])
     )
     evidence.expect("retired collections", have=changed, want=want)
     evidence.expect(
@@ -194,7 +192,7 @@ def test_retire_of_the_background_actor_retires_its_twelve_instances_and_spares_
     evidence.expect("DIEU (state, envelope)", have=list(dieu), want=["active", 27, 23, 36])
     evidence.expect(
         "pieces whose state changed",
-        have=sum(1 for i, s in before.items() if s[0] == "piece" and after[i] != s),
+        have=sum(1 for before, after in spans.values() if (before or after)[0] == "piece"),
         want=0,
     )
 
@@ -202,7 +200,7 @@ def test_retire_of_the_background_actor_retires_its_twelve_instances_and_spares_
 @pytest.mark.claim("X-3")
 def test_retire_refuses_a_pattern_or_empty_actor_and_writes_nothing(db, evidence):
     """Retire refuses a pattern, empty or NULL actor (IU003) and a NULL dry_run (IU006), writing nothing."""
-    before = _states(db)
+    units = _units(db)
     cases = {
         "pattern %": ["iu-core-%", True],
         "pattern *": ["iu-core-*", False],
@@ -222,4 +220,4 @@ def test_retire_refuses_a_pattern_or_empty_actor_and_writes_nothing(db, evidence
             "NULL dry_run": "IU006",
         },
     )
-    evidence.expect("units unchanged", have=_states(db) == before, want=True)
+    evidence.expect("units unchanged", have=units.changed(), want={})

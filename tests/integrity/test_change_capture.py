@@ -138,13 +138,20 @@ def test_the_scoped_envelope_check_finds_one_far_stale_collection(substrate_clon
         conn.execute(BULK_COLLECTIONS)
         conn.commit()
         conn.execute("SELECT 1")
-        inputs = model.EnvelopeInputWrites(conn)
-        evidence.expect("scope before any write", have=inputs.collections(), want=set())
+        clean = model.CleanEnvelopes(conn)
+        evidence.expect("stale before any write (scoped)", have=clean.stale(), want=[])
         conn.execute(far_write)
-        scope = inputs.collections()
-        stale = {uuid.UUID(cid) for cid, *_ in model.stale_cache(conn, only=scope)}
+        stale = {uuid.UUID(cid) for cid, *_ in clean.stale()}
         everywhere = {uuid.UUID(cid) for cid, *_ in model.stale_cache(conn)}
         evidence.expect("stale collections: scoped check vs whole check", have=stale, want=everywhere)
         evidence.expect("stale collections found", have=len(stale), want=1)
-        evidence.record("collections in scope", len(scope))
+        conn.execute("SELECT dot_iu_three_axis_envelope_refresh()")  # rewrites every row, and right
+        evidence.expect("stale after a full refresh (scoped, whole)", have=[clean.stale(), model.stale_cache(conn)],
+                        want=[[], []])  # fmt: skip
+        conn.execute("UPDATE iu_three_axis_envelope SET axis_c_count = 7 WHERE collection_id = md5('cap-coll:3')::uuid")
+        evidence.expect(
+            "one row skewed after the full refresh (scoped, whole)",
+            have=[[c for c, *_ in clean.stale()], [c for c, *_ in model.stale_cache(conn)]],
+            want=[[str(conn.execute("SELECT md5('cap-coll:3')::uuid").fetchone()[0])]] * 2,
+        )
         conn.rollback()
