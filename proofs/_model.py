@@ -200,3 +200,47 @@ class CleanEnvelopes:
         self.capture.check()
         kept = self.db.execute(KEPT_ENVELOPES_SQL, [ENVELOPE, self.mark, list(written)]).fetchall()
         return found + [(str(cid), list(have), list(want)) for cid, have, want in kept]
+
+
+# --- digests (migrations 004 and 006), from hashlib over the canonical text ---
+
+
+def sha256_hex(text: str) -> str:
+    """fn_iu_sha256_hex: the hex sha256 of the text's UTF-8 bytes."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_digest(body: str) -> str:
+    """information_unit.content_digest: sha256_hex(body)."""
+    return sha256_hex(body)
+
+
+def canonical_text(pieces: list[tuple[str, str]]) -> str:
+    """The text a membership or piece-list digest hashes: ``code:content_digest(body)`` per piece, LF-joined."""
+    return "\n".join(f"{code}:{content_digest(body)}" for code, body in pieces)
+
+
+def pieces_digest(pieces: list[tuple[str, str]]) -> str:
+    """The digest of an ordered list of (code, body) pieces: sha256_hex(canonical_text)."""
+    return sha256_hex(canonical_text(pieces))
+
+
+def bodies(db: psycopg.Connection, codes: list[str] | None = None) -> dict[str, str]:
+    """code -> body of every piece (or of the pieces named in ``codes``), read raw."""
+    if codes is None:
+        return dict(db.execute("SELECT code, body FROM information_unit WHERE kind = 'piece'").fetchall())
+    return dict(db.execute("SELECT code, body FROM information_unit WHERE kind = 'piece' AND code = ANY(%s)", [codes]))
+
+
+def members(db: psycopg.Connection, collection_id: uuid.UUID) -> list[tuple[str, str]]:
+    """A collection's (piece code, body) in position order, read raw."""
+    return [
+        (code, body)
+        for code, body in db.execute(
+            "SELECT p.code, p.body FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id "
+            "WHERE m.collection_id = %s ORDER BY m.position",
+            [collection_id],
+        ).fetchall()
+    ]

@@ -58,7 +58,7 @@ def test_the_membership_digest_is_sha256_of_the_ordered_pieces_canonical_text(db
     for code in ("S7-A", "S7-B"):
         db.execute("SELECT fn_iu_compose(%s, %s, 'iu-prove')", [code, pieces])
     db.execute("SELECT fn_iu_compose('S7-ONE', ARRAY['TPL-P05'], 'iu-prove')")
-    bodies = model.bodies(db)
+    bodies = model.bodies(db, [*pieces, "TPL-P05"])
     want = model.pieces_digest([(c, bodies[c]) for c in pieces])
     evidence.expect(
         "content digest of the unicode piece",

@@ -120,10 +120,10 @@ def test_a_piece_edited_after_registration_makes_the_instance_digest_differ_and_
     """A piece edited after its template's registration: digest_matches_template false, older instance drifts."""
     db.execute("UPDATE information_unit SET body = body || ' (edited)' WHERE code = 'TPL-P13'")
     db.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-prove')", [GATE])
-    bodies = model.bodies(db)
     template = db.execute(
         "SELECT piece_codes, template_digest FROM iu_collection_template WHERE code = 'WF-AUDIT' AND version = 1"
     ).fetchone()
+    bodies = model.bodies(db, template[0])
     now_digest = model.pieces_digest([(c, bodies[c]) for c in template[0]])
     evidence.expect_true("the edit changed the pieces' digest (hashlib)", now_digest != template[1])
     edited_dry = instantiate(db, "WF-AUDIT", dry_run=True)
