@@ -34,6 +34,7 @@ whole tables.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,18 +123,16 @@ class Delta:
         return {key: (span[0], span[1]) for key, span in spans.items()}
 
     def net(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(removed, added) with images that were removed and added again cancelled out:
-        the table's content differs from the mark's exactly when either is non-empty."""
-        added = [json.dumps(r, sort_keys=True) for r in self.new]
-        removed = [json.dumps(r, sort_keys=True) for r in self.old]
-        remaining = list(added)
-        gone = []
-        for image in removed:
-            if image in remaining:
-                remaining.remove(image)
-            else:
-                gone.append(image)
-        return [json.loads(r) for r in gone], [json.loads(r) for r in remaining]
+        """(removed, added) with images that were removed and added again cancelled out (as
+        multisets): the table's content differs from the mark's exactly when either is non-empty."""
+        removed, added = self.net_text()
+        return [json.loads(r) for r in removed], [json.loads(r) for r in added]
+
+    def net_text(self) -> tuple[list[str], list[str]]:
+        """:meth:`net` as sorted canonical JSON texts (keys sorted), for hashing."""
+        added = Counter(json.dumps(r, sort_keys=True) for r in self.new)
+        removed = Counter(json.dumps(r, sort_keys=True) for r in self.old)
+        return sorted((removed - added).elements()), sorted((added - removed).elements())
 
     def keys(self, column: str) -> set[Any]:
         """Values of ``column`` in every old and new image (e.g. the collections a write touched)."""

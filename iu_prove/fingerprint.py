@@ -31,10 +31,21 @@ written nothing to it since its last fingerprint (``pg_stat_xact_user_tables``
 inserts/updates/deletes and the relation's file node, which TRUNCATE and
 rewrites change): any write by the code under test, even one undone, rescans.
 (Rows frozen by VACUUM read as old; nothing freezes rows this young.)
+
+Inside one transaction a large table is scanned once at all: its first
+fingerprint arms change capture (:mod:`iu_prove.changes`) and later ones are
+derived from that base and the row images the transaction removed and added
+since (net of those that cancel out), at the cost of what was written. A
+derived fingerprint equals the base when the table holds what it held, and
+equals another derived one exactly when the net changes are the same; so the
+comparisons a proof makes inside its transaction stay exact. Compare a
+fingerprint with one taken in another transaction only when it was the first
+of its transaction (or unchanged), as the residue check does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,7 +53,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from iu_prove import config
+from iu_prove import changes, config
 
 LARGE_ROWS = int(str(config.env("IU_PROVE_FINGERPRINT_LARGE_ROWS")))
 TX_MARK = "iu_prove.fingerprint_tx"
@@ -122,14 +133,20 @@ def _scope(conn: psycopg.Connection, schema: str) -> tuple[tuple, _DatabaseScope
     return key, scope
 
 
-def _tx_cache(conn: psycopg.Connection, key: tuple) -> dict[str, tuple[tuple, TableFingerprint]] | None:
-    """This transaction's cache of large-table fingerprints (None outside a transaction block)."""
-    if conn.autocommit:
-        return None
+def _tx_mark(conn: psycopg.Connection) -> str:
+    """An id of the connection's open transaction (a transaction-local setting)."""
     mark = conn.execute("SELECT current_setting(%s, true)", [TX_MARK]).fetchone()[0]
     if not mark:
         mark = uuid.uuid4().hex
         conn.execute("SELECT set_config(%s, %s, true)", [TX_MARK, mark])
+    return mark
+
+
+def _tx_cache(conn: psycopg.Connection, key: tuple) -> dict[str, tuple[tuple, TableFingerprint]] | None:
+    """This transaction's cache of large-table fingerprints (None outside a transaction block)."""
+    if conn.autocommit:
+        return None
+    mark = _tx_mark(conn)
     pid = conn.info.backend_pid
     if len(_TX_CACHE) > 64:
         _TX_CACHE.clear()
@@ -167,8 +184,10 @@ def of_table(
     or of its rows that satisfy ``where`` (SQL over the row alias ``t``, e.g. ``t.kind = 'piece'``;
     exact in the same way: a row version that leaves the filter changes the count, one that
     enters or stays in it is a new version, written since the horizon)."""
-    _, scope = _scope(conn, schema)
+    key, scope = _scope(conn, schema)
     if table in scope.large:
+        if where is None:
+            return _of_large_table_in_tx(conn, table, schema, scope.horizon, key)
         return _of_large_table(conn, table, schema, scope.horizon, where)
     return _of_whole_table(conn, table, schema, where)
 
@@ -198,10 +217,58 @@ def of_schema(conn: psycopg.Connection, schema: str = "public", exclude: Iterabl
         if hit is not None and hit[0] == marks.get(name):
             prints[name] = hit[1]  # this transaction has written nothing to it since
             continue
-        prints[name] = _of_large_table(conn, name, schema, scope.horizon)
+        prints[name] = _of_large_table_in_tx(conn, name, schema, scope.horizon, key)
         if cache is not None:
             cache[name] = (marks.get(name), prints[name])
     return prints
+
+
+# per (database, backend, transaction): {table: (capture, mark, fingerprint at the mark)}
+_BASES: dict[tuple, dict[str, tuple[changes.Capture, int, TableFingerprint]]] = {}
+
+
+def _of_large_table_in_tx(
+    conn: psycopg.Connection, table: str, schema: str, horizon: int, key: tuple
+) -> TableFingerprint:
+    """A large table's fingerprint; inside a transaction, after the first, derived from the first
+    and what the transaction wrote to the table since (change capture), without a scan.
+
+    The first fingerprint of the table in the transaction arms change capture, then scans (the
+    base). A later one is the base itself when the writes since cancel out (as a multiset of row
+    images, the table holds what it held), else the base's count and md5 combined with the
+    removed and added images: two derived fingerprints are equal exactly when the tables are
+    (the same base, the same net change). Anything capture cannot see (a TRUNCATE, a disabled
+    trigger) scans again; so does a role that may not add triggers.
+    """
+    if conn.autocommit:
+        return _of_large_table(conn, table, schema, horizon)
+    bases = _BASES.setdefault((key, conn.info.backend_pid, _tx_mark(conn)), {})
+    if len(_BASES) > 64:
+        _BASES.clear()
+        bases = _BASES.setdefault((key, conn.info.backend_pid, _tx_mark(conn)), {})
+    base = bases.get(table)
+    if base is not None:
+        capture, mark, print_at_mark = base
+        try:
+            with conn.transaction():  # a savepoint: a capture undone by a rolled-back savepoint fails here alone
+                removed, added = capture.since(mark, [table])[table].net_text()
+        except (changes.CaptureLost, psycopg.Error):
+            bases.pop(table)
+        else:
+            if not removed and not added:
+                return print_at_mark
+            h = hashlib.md5((print_at_mark.md5 or "").encode())
+            for sign, images in (("-", removed), ("+", added)):
+                for image in images:
+                    h.update(f"\n{sign}{image}".encode())
+            return TableFingerprint(print_at_mark.rows - len(removed) + len(added), "d" + h.hexdigest(), horizon)
+    try:
+        capture = changes.capture(conn, [table], schema)
+        mark = capture.mark()
+    except changes.CaptureUnavailable:
+        return _of_large_table(conn, table, schema, horizon)
+    bases[table] = (capture, mark, _of_large_table(conn, table, schema, horizon))
+    return bases[table][2]
 
 
 def diff(before: Mapping[str, TableFingerprint], after: Mapping[str, TableFingerprint]) -> Changes:

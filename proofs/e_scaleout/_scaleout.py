@@ -88,11 +88,11 @@ def footprint(conn: psycopg.Connection, actor: str) -> dict[str, int]:
     """Rows anywhere in the substrate that carry ``actor`` (exact match)."""
     row = conn.execute(
         """
+        WITH units AS MATERIALIZED (SELECT id FROM information_unit WHERE created_by = %(a)s)  -- one scan
         SELECT (SELECT count(*) FROM iu_collection_template_instance_lineage WHERE actor = %(a)s),
                (SELECT count(*) FROM iu_auto_instantiate_event_log WHERE triggered_by = %(a)s),
-               (SELECT count(*) FROM information_unit WHERE created_by = %(a)s),
-               (SELECT count(*) FROM iu_piece_membership m JOIN information_unit u ON u.id = m.collection_id
-                 WHERE u.created_by = %(a)s),
+               (SELECT count(*) FROM units),
+               (SELECT count(*) FROM iu_piece_membership m JOIN units u ON u.id = m.collection_id),
                (SELECT count(*) FROM event_outbox WHERE payload ->> 'actor' = %(a)s),
                (SELECT count(*) FROM iu_core_config WHERE updated_by = %(a)s)
         """,

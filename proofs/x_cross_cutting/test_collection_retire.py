@@ -89,7 +89,7 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
     with rolled_back() as db:
         instantiate_batch(db, actor, n)
         instantiate_batch(db, other, other_n)
-        db.execute("SELECT dot_iu_three_axis_envelope_refresh()")  # start from a clean envelope cache
+        db.execute("SELECT fn_iu_three_axis_envelope_refresh_if_stale('iu-prove')")  # no dirty mark left
         set_gate(db, GATE_REFRESH, auto_refresh)
         mine = instance_ids(db, actor)
         units, dirty, envelopes, refreshes = _units(db), _dirty(db), _envelopes(db), _refresh_rows(db)
