@@ -330,7 +330,7 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
 
         runs: dict[str, list[float]] = {"small": [], "big": []}
         verdicts: dict[str, dict[str, str]] = {}
-        scoped: dict[str, float] = {}
+        scoped: dict[str, float | None] = {}
         timed_out = []
         for label, dsn in (("small", small_dsn), ("big", big_dsn)):
             seconds, run = dsn_run(dsn, label, [])
@@ -340,13 +340,13 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
                 continue
             runs[label].append(seconds)
             verdicts[label] = run.verdicts()
-        # diagnostic beside the figure: the same run without the proofs whose claim is a full refresh
-        deselect = [f"--deselect={node}" for node in FULL_REFRESH_PROOFS]
-        for label, dsn in (("small", small_dsn), ("big", big_dsn)):
-            seconds, run = dsn_run(dsn, f"{label}-scoped", deselect)
-            scoped[label] = round(seconds, 2) if run is not None else None
-            print(f"  DSN run on {label} without the full-refresh proofs: {scoped[label]} s", flush=True)
         if timed_out:
+            # diagnostic: the same run without the proofs whose claim is a full refresh
+            deselect = [f"--deselect={node}" for node in FULL_REFRESH_PROOFS]
+            for label, dsn in (("small", small_dsn), ("big", big_dsn)):
+                seconds, run = dsn_run(dsn, f"{label}-scoped", deselect)
+                scoped[label] = round(seconds, 2) if run is not None else None
+                print(f"  DSN run on {label} without the full-refresh proofs: {scoped[label]} s", flush=True)
             for name in ("iu_dsn_small", "iu_dsn_big"):
                 tgt.drop(name)
             return {
@@ -369,17 +369,37 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
             }
         t_small, t_big = min(runs["small"]), min(runs["big"])
         full: dict[str, Any] = {}
-        if full_timeout > 0:
-            attach = nested.attach_spec(tgt.server_dsn, bigdb.BIG, tgt.head, tgt.server_version)
-            try:
-                t_full, run_full = timed(
-                    lambda: nested.run(["proofs", "-q", "-n", "2"], report_dir=workdir / "full-big", attach=attach,
-                                       timeout=full_timeout)
-                )  # fmt: skip
-                full = {"seconds": round(t_full, 1), "exit_code": run_full.returncode,
-                        "verdicts_equal_fixture_run": None}  # fmt: skip
-            except subprocess.TimeoutExpired:
+        if full_timeout > 0:  # every proof, durable ones cloning the big template: beside the figure
+            full_runs = {}
+            for label, template in (("small", bigdb.SMALL), ("big", bigdb.BIG)):
+                attach = nested.attach_spec(tgt.server_dsn, template, tgt.head, tgt.server_version)
+                try:
+                    full_runs[label] = timed(
+                        lambda attach=attach, label=label: nested.run(
+                            ["proofs", "-q", "-n", "2"], report_dir=workdir / f"full-{label}", attach=attach,
+                            timeout=full_timeout)
+                    )  # fmt: skip
+                except subprocess.TimeoutExpired:
+                    full_runs[label] = (None, None)
+                print(f"  full embedded run on {label}: {full_runs[label][0] or 'timed out'} s", flush=True)
+            (t_full_small, run_full_small), (t_full, run_full) = full_runs["small"], full_runs["big"]
+            if run_full is None:
                 full = {"seconds": None, "note": f"did not finish in {full_timeout:.0f} s"}
+            else:
+                full = {
+                    "seconds": round(t_full, 1),
+                    "fixtures_seconds": round(t_full_small, 1) if t_full_small else None,
+                    "exit_code": run_full.returncode,
+                    "verdicts_equal_fixture_run": run_full_small is not None
+                    and run_full.verdicts() == run_full_small.verdicts(),
+                    "verdict_differences": {
+                        c: [run_full_small.verdicts().get(c), run_full.verdicts().get(c)]
+                        for c in sorted(set(run_full.verdicts()) | set(run_full_small.verdicts()))
+                        if run_full_small.verdicts().get(c) != run_full.verdicts().get(c)
+                    }
+                    if run_full_small is not None
+                    else None,
+                }
         for name in ("iu_dsn_small", "iu_dsn_big"):
             tgt.drop(name)
     finally:
@@ -527,14 +547,17 @@ def figures(details: dict[str, Any]) -> list[dict[str, Any]]:
             None, False)  # fmt: skip
     elif "ratio" in sca:
         full = sca.get("full_embedded_run_on_big") or {}
-        beside = "; full embedded run on the big template: " + (
-            f"{full['seconds']} s" if full.get("seconds") else full.get("note", "not run (--full-timeout 0)")
-        )
+        if full.get("seconds"):
+            same_full = "yes" if full.get("verdicts_equal_fixture_run") else f"NO {full.get('verdict_differences')}"
+            beside = (f"; beside it, every proof on the embedded big template: {full['seconds']} s vs "
+                      f"{full.get('fixtures_seconds')} s on the fixtures, same verdicts: {same_full}")  # fmt: skip
+        else:
+            beside = "; full embedded run on the big template: " + full.get("note", "not run (--full-timeout 0)")
+        differences = "" if sca["same_verdicts"] else f" {sca['verdict_differences']}"
         add("scale", name,
             f"{sca['ratio']}× ({sca['dsn_big_s']} s vs {sca['dsn_fixtures_s']} s; same verdicts: "
-            f"{'yes' if sca['same_verdicts'] else 'NO'}; residue check "
-            f"{sca['residue_check_on_big']['residue_cost_s']} s; without the full-refresh proofs "
-            f"{sca['without_full_refresh_ratio']}×{beside})",
+            f"{'yes' if sca['same_verdicts'] else 'NO'}{differences}; residue check "
+            f"{sca['residue_check_on_big']['residue_cost_s']} s{beside})",
             sca["ratio"], sca["met"])  # fmt: skip
     else:
         missing("scale", name, "scale")
@@ -589,9 +612,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-collections", type=int, default=100_000, help="collections of 5 pieces added")
     parser.add_argument("--sizes", default="1000,10000,100000", help="N for trigger_on_off and scaleout_growth")
     parser.add_argument(
-        "--full-timeout", type=float, default=0, help="seconds for the full embedded run on the big template (0: skip)"
+        "--full-timeout",
+        type=float,
+        default=600,
+        help="seconds for each full embedded run beside the scale figure, fixtures and big template (0: skip)",
     )
-    parser.add_argument("--dsn-timeout", type=float, default=420, help="seconds for one DSN run in the scale figure")
+    parser.add_argument("--dsn-timeout", type=float, default=600, help="seconds for one DSN run in the scale figure")
     parser.add_argument("--skip", default="", help=f"comma-separated steps to skip: {','.join(STEPS)}")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}

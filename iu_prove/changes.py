@@ -88,6 +88,17 @@ SELECT c.relname, count(t.oid) FILTER (WHERE t.tgenabled IN ('O', 'A'))
 """
 
 
+# Set per run by the harness (IU_PROVE_CHANGE_CAPTURE): off, every capture() is unavailable and the
+# callers read whole tables instead (on a shared database, CREATE TRIGGER's SHARE ROW EXCLUSIVE lock
+# would hold other sessions' writes to the table until the proof's transaction ends).
+ENABLED = True
+
+
+def enable(on: bool) -> None:
+    global ENABLED
+    ENABLED = on
+
+
 class CaptureUnavailable(RuntimeError):
     """The triggers could not be added (e.g. the role does not own the table)."""
 
@@ -182,6 +193,8 @@ def capture(conn: psycopg.Connection, tables: Sequence[str], schema: str = "publ
 
     if conn.autocommit or conn.info.transaction_status != TransactionStatus.INTRANS:
         raise ValueError("capture() needs the proof's open transaction: the triggers must never be committed")
+    if not ENABLED:
+        raise CaptureUnavailable("change capture is off for this target (IU_PROVE_CHANGE_CAPTURE)")
     armed = {r[0] for r in conn.execute(GUARD_SQL, [schema, TRIGGER_PREFIX + "%", list(tables)]).fetchall() if r[1]}
     try:
         with conn.transaction():  # a savepoint: a refusal leaves the proof's transaction usable

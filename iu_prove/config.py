@@ -93,6 +93,13 @@ KNOBS: tuple[Knob, ...] = (
         "tables estimated at this many rows or more are fingerprinted by what was written since a horizon",
         default="50000",
     ),
+    Knob(
+        "IU_PROVE_CHANGE_CAPTURE",
+        "auto, on or off: read what a proof's transaction wrote from triggers added inside it (auto: on for the "
+        "embedded target and a --iu-scratch DSN; off for another DSN, where they would hold other sessions' "
+        "writes to a table for the proof's length)",
+        default="auto",
+    ),
     Knob("IU_PROVE_ROOT", "the project folder the suite reads its SQL and fixtures from (default: this checkout)"),
     Knob("IU_MIGRATE_LOCK_TIMEOUT", "lock_timeout while a migration is applied", default="5s"),
     Knob("IU_MIGRATE_STATEMENT_TIMEOUT", "statement_timeout while a migration is applied", default="5min"),

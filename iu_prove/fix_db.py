@@ -9,9 +9,10 @@ from contextlib import AbstractContextManager, contextmanager
 import psycopg
 import pytest
 
-from iu_prove import claims, migrations, notrun, runstate, seed
+from iu_prove import changes, claims, config, migrations, notrun, runstate, seed
 from iu_prove.dsn import connect
 from iu_prove.embedded import EmbeddedCluster
+from iu_prove.errors import SetupError
 from iu_prove.isolation import rolled_back as _rolled_back
 from iu_prove.runstate import RunState, database_name
 from iu_prove.target import Target
@@ -60,10 +61,22 @@ class ConnectionHolder:
 
 
 @pytest.fixture(scope="session")
-def db_connection(proof_dsn: str) -> Iterator[ConnectionHolder]:
+def db_connection(proof_dsn: str, iu_target: Target) -> Iterator[ConnectionHolder]:
+    changes.enable(change_capture_on(iu_target))
     holder = ConnectionHolder(proof_dsn)
     yield holder
     holder.close()
+
+
+def change_capture_on(target: Target) -> bool:
+    """IU_PROVE_CHANGE_CAPTURE: on, off, or auto — on where nobody but the suite writes (the
+    embedded target, a --iu-scratch DSN), off on a long-lived DSN: a capture trigger's SHARE ROW
+    EXCLUSIVE lock would hold other sessions' writes to the table until the proof ends (and could
+    deadlock with one); there large tables are scanned instead, exactly and at their size."""
+    mode = str(config.env("IU_PROVE_CHANGE_CAPTURE")).strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise SetupError(f"IU_PROVE_CHANGE_CAPTURE={mode!r}: use auto, on or off")
+    return mode == "on" or (mode == "auto" and (target.kind != "dsn" or target.scratch))
 
 
 # On a shared (DSN) database the xdist workers' writing proofs take this lock in

@@ -94,7 +94,10 @@ def test_every_stored_digest_is_sha256_of_its_canonical_text(db, evidence):
     """Every piece's content digest, template digest and recorded instance digest equals hashlib's over its text."""
     bodies = model.bodies(db)
     pieces = db.execute("SELECT code, body, content_digest FROM information_unit WHERE kind = 'piece'").fetchall()
-    evidence.expect("pieces", have=len(pieces), want=66)
+    # every piece of the target is checked: the fixtures' 66 at least (a staging database holds more)
+    evidence.expect(
+        "pieces checked: the fixtures' 66 or more", have=len(pieces) >= 66, want=True, note=str(len(pieces))
+    )
     evidence.expect_no_rows(
         "pieces whose content_digest is not sha256(body)",
         [(c, d) for c, b, d in pieces if d != model.content_digest(b)],

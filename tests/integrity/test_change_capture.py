@@ -155,3 +155,27 @@ def test_the_scoped_envelope_check_finds_one_far_stale_collection(substrate_clon
             want=[[str(conn.execute("SELECT md5('cap-coll:3')::uuid").fetchone()[0])]] * 2,
         )
         conn.rollback()
+
+
+def test_a_watch_reads_the_same_changes_with_capture_off(substrate_clone, evidence):
+    """IU_PROVE_CHANGE_CAPTURE off: capture is unavailable and a watch reads whole tables, finding the same rows."""
+    seen = {}
+    for on in (True, False):
+        changes.enable(on)
+        try:
+            with connect(substrate_clone) as conn:
+                conn.execute("SELECT 1")
+                watch = changes.Watch(conn, "information_unit", "code", ["lifecycle_state", "axis_a"])
+                evidence.expect(f"capture in use (on={on})", have=watch.capture is not None, want=on)
+                conn.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = 'TPL-P02'")
+                conn.execute("UPDATE information_unit SET axis_a = axis_a WHERE code = 'TPL-P03'")  # no change
+                conn.execute("INSERT INTO information_unit (code, kind, created_by) VALUES ('W-NEW', 'piece', 'iu-w')")
+                first = watch.changed()
+                conn.execute("DELETE FROM information_unit WHERE code = 'W-NEW'")
+                seen[on] = (first, watch.changed())
+                conn.rollback()
+        finally:
+            changes.enable(True)
+    evidence.expect("changes with capture off", have=seen[False], want=seen[True])
+    evidence.expect("changed rows, then the new row removed", have=[sorted(seen[True][0]), sorted(seen[True][1])],
+                    want=[["TPL-P02", "W-NEW"], ["W-NEW"]])  # fmt: skip
