@@ -32,10 +32,13 @@ inserts/updates/deletes and the relation's file node, which TRUNCATE and
 rewrites change): any write by the code under test, even one undone, rescans.
 (Rows frozen by VACUUM read as old; nothing freezes rows this young.)
 
-Inside one transaction a large table is scanned once at all: its first
+Inside one transaction a large table is scanned once at most: its first
 fingerprint arms change capture (:mod:`iu_prove.changes`) and later ones are
 derived from that base and the row images the transaction removed and added
-since (net of those that cancel out), at the cost of what was written. A
+since (net of those that cancel out), at the cost of what was written. In a
+proof's own transaction (:mod:`iu_prove.isolation`'s marker set) the base is
+not even scanned: it is a token of the transaction and the capture mark, with
+no row count, so such fingerprints compare only with each other. A
 derived fingerprint equals the base when the table holds what it held, and
 equals another derived one exactly when the net changes are the same; so the
 comparisons a proof makes inside its transaction stay exact. Compare a
@@ -54,6 +57,7 @@ import psycopg
 from psycopg import sql
 
 from iu_prove import changes, config
+from iu_prove.isolation import MARKER as PROOF_MARKER
 
 LARGE_ROWS = int(str(config.env("IU_PROVE_FINGERPRINT_LARGE_ROWS")))
 TX_MARK = "iu_prove.fingerprint_tx"
@@ -77,11 +81,14 @@ class TableFingerprint:
     or after that transaction id; fingerprints are comparable at equal horizons.
     """
 
-    rows: int
+    rows: int | None
     md5: str | None
     horizon: int | None = None
+    change: str | None = None  # a proof transaction's own view: the net rows written since its first look
 
     def __str__(self) -> str:
+        if self.rows is None:
+            return f"{self.change or 'as at'} the proof transaction's first look ({(self.md5 or '')[:12]})"
         scope = f" (rows since xid {self.horizon})" if self.horizon is not None else ""
         return f"{self.rows} rows, md5{scope} {self.md5[:12] if self.md5 else '-'}"
 
@@ -261,14 +268,21 @@ def _of_large_table_in_tx(
             for sign, images in (("-", removed), ("+", added)):
                 for image in images:
                     h.update(f"\n{sign}{image}".encode())
-            return TableFingerprint(print_at_mark.rows - len(removed) + len(added), "d" + h.hexdigest(), horizon)
+            rows = None if print_at_mark.rows is None else print_at_mark.rows - len(removed) + len(added)
+            return TableFingerprint(rows, "d" + h.hexdigest(), horizon, f"{len(removed)} row(s) removed, "
+                                    f"{len(added)} added since")  # fmt: skip
     try:
         capture = changes.capture(conn, [table], schema)
         mark = capture.mark()
     except changes.CaptureUnavailable:
         return _of_large_table(conn, table, schema, horizon)
-    bases[table] = (capture, mark, _of_large_table(conn, table, schema, horizon))
-    return bases[table][2]
+    if conn.execute("SELECT current_setting(%s, true)", [PROOF_MARKER]).fetchone()[0]:
+        # a proof's own transaction compares its fingerprints with each other only: no scan at all
+        base = TableFingerprint(None, f"tx:{_tx_mark(conn)}:{table}:{mark}", horizon)
+    else:
+        base = _of_large_table(conn, table, schema, horizon)
+    bases[table] = (capture, mark, base)
+    return base
 
 
 def diff(before: Mapping[str, TableFingerprint], after: Mapping[str, TableFingerprint]) -> Changes:
@@ -285,6 +299,6 @@ def describe(changes: Changes) -> list[str]:
     return [f"{name}: {b or 'absent'} -> {a or 'absent'}" for name, (b, a) in changes.items()]
 
 
-def counts(prints: Mapping[str, TableFingerprint]) -> dict[str, int]:
+def counts(prints: Mapping[str, TableFingerprint]) -> dict[str, int | None]:
     """``{table: row count}`` of a schema fingerprint (for evidence)."""
     return {name: fp.rows for name, fp in prints.items()}
