@@ -133,52 +133,40 @@ def stale_cache(db: psycopg.Connection, only: set[uuid.UUID] | None = None) -> l
 
 ENVELOPE_INPUTS = ("information_unit", "iu_piece_membership", "iu_three_axis_envelope_dirty")
 
-# Envelope rows written since the mark whose first write found them (their image at the mark),
-# clean now, of collections whose inputs were not written: cached counts now vs at the mark.
-KEPT_ENVELOPES_SQL = f"""
-WITH firsts AS (
-  SELECT DISTINCT ON (l.image->>'collection_id') l.image->>'collection_id' AS cid, l.side, l.image
-    FROM pg_temp.{changes.LOG} l
-   WHERE l.tbl = %s AND l.seq > %s
-   ORDER BY l.image->>'collection_id', l.seq)
-SELECT e.collection_id, ARRAY[e.axis_a_count, e.axis_b_count, e.axis_c_count],
-       ARRAY[(f.image->>'axis_a_count')::int, (f.image->>'axis_b_count')::int, (f.image->>'axis_c_count')::int]
-  FROM firsts f
-  JOIN iu_three_axis_envelope e ON e.collection_id = f.cid::uuid
- WHERE f.side = 'old'
-   AND NOT (e.collection_id = ANY(%s::uuid[]))
-   AND NOT EXISTS (SELECT 1 FROM iu_three_axis_envelope_dirty d WHERE d.collection_id = e.collection_id)
-   AND ARRAY[e.axis_a_count, e.axis_b_count, e.axis_c_count]
-       IS DISTINCT FROM ARRAY[(f.image->>'axis_a_count')::int, (f.image->>'axis_b_count')::int,
-                              (f.image->>'axis_c_count')::int]
-"""
-
 
 class CleanEnvelopes:
     """``stale()``: what :func:`stale_cache` returns for every collection, at the cost of what the
-    transaction wrote since this object was made (the mark), given that no clean envelope was
-    stale at the mark (check that once, in full).
+    transaction wrote since the previous ``stale()``, given that no clean envelope was stale when
+    this object was made (the start; check that once, in full).
 
-    Read from change capture (:mod:`iu_prove.changes`). A collection whose memberships, member
-    pieces, own row or dirty mark were written is checked against the Python model; one whose only
-    writes are to its envelope row (a full refresh rewrites every row) has the inputs it had at
-    the mark, so its model envelope is its cached one at the mark — the image the capture logged
-    before its first write — which a clean row must still hold; a collection nothing wrote to is as
-    it was at the mark. Where the role may not add triggers, every collection is read in full.
+    Read from change capture (:mod:`iu_prove.changes`). After each step, only collections
+    written since the previous check can have changed status. One whose memberships, member
+    pieces, own row or dirty mark were ever written since the start is checked against the
+    Python model; one whose only writes are to its envelope row (a full refresh rewrites every
+    row) has the inputs it had at the start, so its model envelope is its cached one at the start
+    — the image the capture logged before its first write (kept in a temporary table) — which a
+    clean row must still hold. Where the role may not add triggers, every collection is read in
+    full.
     """
 
     def __init__(self, db: psycopg.Connection):
         self.db = db
         try:
             self.capture: changes.Capture | None = changes.capture(db, (*ENVELOPE_INPUTS, ENVELOPE))
-            self.mark = self.capture.mark()
         except changes.CaptureUnavailable:
             self.capture = None
+            return
+        self.last = self.capture.mark()
+        self.inputs: set[uuid.UUID] = set()  # collections whose inputs were written since the start
+        self.first = f"iu_prove_first_envelopes_{uuid.uuid4().hex[:12]}"
+        db.execute(
+            f"CREATE TEMP TABLE {self.first} (collection_id uuid PRIMARY KEY, side text, image jsonb) ON COMMIT DROP"
+        )
 
-    def inputs_written(self) -> set[uuid.UUID]:
+    def _inputs_written(self, since: int) -> set[uuid.UUID]:
         """Collections whose memberships, member pieces, own row or dirty mark were written since the mark."""
         assert self.capture is not None
-        deltas = self.capture.since(self.mark, ENVELOPE_INPUTS)
+        deltas = self.capture.since(since, ENVELOPE_INPUTS)
         ids = deltas["iu_piece_membership"].keys("collection_id") | deltas["iu_three_axis_envelope_dirty"].keys(
             "collection_id"
         )
@@ -195,10 +183,47 @@ class CleanEnvelopes:
     def stale(self) -> list[tuple[str, list[int], list[int]]]:
         if self.capture is None:
             return stale_cache(self.db)
-        written = self.inputs_written()
-        found = stale_cache(self.db, only=written)
+        now = self.capture.mark()
+        fresh_inputs = self._inputs_written(self.last)
+        self.inputs |= fresh_inputs
+        log = f"pg_temp.{changes.LOG}"
+        # the first image of every envelope row written since the last check, if it has none yet
+        self.db.execute(
+            f"INSERT INTO {self.first} (collection_id, side, image) "
+            f"SELECT DISTINCT ON (l.image->>'collection_id') (l.image->>'collection_id')::uuid, l.side, l.image "
+            f"FROM {log} l WHERE l.tbl = %s AND l.seq > %s AND l.seq <= %s "
+            "ORDER BY l.image->>'collection_id', l.seq ON CONFLICT (collection_id) DO NOTHING",
+            [ENVELOPE, self.last, now],
+        )
+        written = (
+            f"SELECT DISTINCT (l.image->>'collection_id')::uuid AS cid FROM {log} l "
+            "WHERE l.tbl = %s AND l.seq > %s AND l.seq <= %s"
+        )
+        rewritten_with_inputs = {
+            r[0]
+            for r in self.db.execute(
+                f"SELECT w.cid FROM ({written}) w WHERE w.cid = ANY(%s::uuid[])",
+                [ENVELOPE, self.last, now, list(self.inputs)],
+            )
+        }
+        kept = self.db.execute(
+            f"""SELECT e.collection_id, ARRAY[e.axis_a_count, e.axis_b_count, e.axis_c_count],
+                       ARRAY[(f.image->>'axis_a_count')::int, (f.image->>'axis_b_count')::int,
+                             (f.image->>'axis_c_count')::int]
+                  FROM ({written}) w
+                  JOIN {self.first} f ON f.collection_id = w.cid
+                  JOIN iu_three_axis_envelope e ON e.collection_id = w.cid
+                 WHERE f.side = 'old'
+                   AND NOT (w.cid = ANY(%s::uuid[]))
+                   AND NOT EXISTS (SELECT 1 FROM iu_three_axis_envelope_dirty d WHERE d.collection_id = w.cid)
+                   AND ARRAY[e.axis_a_count, e.axis_b_count, e.axis_c_count]
+                       IS DISTINCT FROM ARRAY[(f.image->>'axis_a_count')::int, (f.image->>'axis_b_count')::int,
+                                              (f.image->>'axis_c_count')::int]""",
+            [ENVELOPE, self.last, now, list(self.inputs)],
+        ).fetchall()
         self.capture.check()
-        kept = self.db.execute(KEPT_ENVELOPES_SQL, [ENVELOPE, self.mark, list(written)]).fetchall()
+        self.last = now
+        found = stale_cache(self.db, only=fresh_inputs | rewritten_with_inputs)
         return found + [(str(cid), list(have), list(want)) for cid, have, want in kept]
 
 

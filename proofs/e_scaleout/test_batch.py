@@ -88,7 +88,11 @@ PLAN_SQL = (
     "FROM fn_iu_bounded_scaleout_plan(%s, %s)"
 )
 TEMPLATES_SQL = "SELECT code, version, kind, piece_codes FROM iu_collection_template"
-UNITS_SQL = "SELECT code, kind, lifecycle_state FROM information_unit"
+# the units the templates name, read raw (through the code index: a large database costs the same)
+UNITS_SQL = """
+SELECT u.code, u.kind, u.lifecycle_state FROM information_unit u
+ WHERE u.code IN (SELECT unnest(t.piece_codes) FROM iu_collection_template t)
+"""
 
 
 def instantiable_templates(db) -> dict[str, list[tuple[str, int, int]]]:

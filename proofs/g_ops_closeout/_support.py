@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from iu_prove import fingerprint as fingerprint_mod
 from iu_prove.dsn import connect
 
 RETENTION_GATE = "iu_core.retention_enabled"
@@ -24,13 +25,13 @@ def public_tables(conn: psycopg.Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def fingerprint(conn: psycopg.Connection, tables: list[str] | None = None) -> dict[str, tuple[int, str]]:
-    """(row count, md5 of the sorted rows) per public table."""
-    found: dict[str, tuple[int, str]] = {}
+def fingerprint(conn: psycopg.Connection, tables: list[str] | None = None) -> dict[str, tuple[int | None, str | None]]:
+    """(row count, md5) per public table (``iu_prove.fingerprint.of_table``: exact, and a large
+    table costs what was written rather than what it holds)."""
+    found: dict[str, tuple[int | None, str | None]] = {}
     for name in tables if tables is not None else public_tables(conn):
-        query = sql.SQL("SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM {} t")
-        count, digest = conn.execute(query.format(sql.Identifier("public", name))).fetchone()
-        found[name] = (int(count), str(digest))
+        fp = fingerprint_mod.of_table(conn, name)
+        found[name] = (fp.rows, fp.md5)
     return found
 
 

@@ -10,6 +10,7 @@ import psycopg
 from hypothesis import strategies as st
 from psycopg import sql
 
+from iu_prove import fingerprint as fingerprint_mod
 from proofs import _substrate as substrate
 from proofs._substrate import gate_open as gate
 from proofs._substrate import (
@@ -93,13 +94,12 @@ def ids_of(conn: psycopg.Connection, table: str, where: str = "true", params: It
     return {r[0] for r in conn.execute(query, list(params)).fetchall()}
 
 
-def fingerprint(conn: psycopg.Connection, table: str) -> tuple[int, str]:
-    """Row count and an md5 over every row's text, in a fixed order: equal iff the table is unchanged."""
-    query = sql.SQL(
-        "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {} AS t"
-    ).format(sql.Identifier(table))
-    n, digest = conn.execute(query).fetchone()
-    return int(n), str(digest)
+def fingerprint(conn: psycopg.Connection, table: str) -> tuple[int | None, str | None]:
+    """Row count and md5 of the table (``iu_prove.fingerprint.of_table``): equal iff the table is
+    unchanged; a large table costs what was written, not what it holds (the count is None for a
+    large table inside a proof's transaction, compared by what was written since its first look)."""
+    fp = fingerprint_mod.of_table(conn, table)
+    return fp.rows, fp.md5
 
 
 def fingerprints(conn: psycopg.Connection, tables: Iterable[str]) -> dict[str, tuple[int, str]]:
