@@ -41,8 +41,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 TRIGGER_PREFIX = "zz_iu_prove_capture"
+ARM_LOCK_TIMEOUT = "200ms"  # CREATE TRIGGER waits at most this long for other sessions' writers
 LOG = "iu_prove_capture_log"
 
 SETUP = f"""
@@ -89,8 +91,8 @@ SELECT c.relname, count(t.oid) FILTER (WHERE t.tgenabled IN ('O', 'A'))
 
 
 # Set per run by the harness (IU_PROVE_CHANGE_CAPTURE): off, every capture() is unavailable and the
-# callers read whole tables instead (on a shared database, CREATE TRIGGER's SHARE ROW EXCLUSIVE lock
-# would hold other sessions' writes to the table until the proof's transaction ends).
+# callers read whole tables instead. On, CREATE TRIGGER's SHARE ROW EXCLUSIVE lock (taken only if free
+# within ARM_LOCK_TIMEOUT) holds other sessions' writes to the table until the proof's transaction ends.
 ENABLED = True
 
 
@@ -189,15 +191,16 @@ class Capture:
 def capture(conn: psycopg.Connection, tables: Sequence[str], schema: str = "public") -> Capture:
     """Add the capture triggers to ``tables`` inside the connection's open transaction
     (removed by its rollback, which the proof's always is)."""
-    from psycopg.pq import TransactionStatus
-
     if conn.autocommit or conn.info.transaction_status != TransactionStatus.INTRANS:
         raise ValueError("capture() needs the proof's open transaction: the triggers must never be committed")
     if not ENABLED:
         raise CaptureUnavailable("change capture is off for this target (IU_PROVE_CHANGE_CAPTURE)")
     armed = {r[0] for r in conn.execute(GUARD_SQL, [schema, TRIGGER_PREFIX + "%", list(tables)]).fetchall() if r[1]}
+    waited = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
     try:
         with conn.transaction():  # a savepoint: a refusal leaves the proof's transaction usable
+            # never queue behind other sessions' writers: a busy table is read whole instead
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", [ARM_LOCK_TIMEOUT])
             conn.execute(SETUP)
             for table in (t for t in tables if t not in armed):  # armed earlier in this transaction
                 for suffix, event in TRIGGERS.items():
@@ -209,6 +212,9 @@ def capture(conn: psycopg.Connection, tables: Sequence[str], schema: str = "publ
                     )  # fmt: skip
     except psycopg.Error as exc:
         raise CaptureUnavailable(f"cannot capture writes to {', '.join(tables)}: {exc}".strip()) from exc
+    finally:
+        if conn.info.transaction_status == TransactionStatus.INTRANS:
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", [waited])
     return Capture(conn, tables, schema)
 
 
