@@ -44,7 +44,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 TRIGGER_PREFIX = "zz_iu_prove_capture"
-ARM_LOCK_TIMEOUT = "200ms"  # CREATE TRIGGER waits at most this long for other sessions' writers
+ARM_LOCK_TIMEOUT = "2s"  # CREATE TRIGGER waits at most this long (autovacuum yields after deadlock_timeout)
 LOG = "iu_prove_capture_log"
 
 SETUP = f"""

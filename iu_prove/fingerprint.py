@@ -231,7 +231,7 @@ def of_schema(conn: psycopg.Connection, schema: str = "public", exclude: Iterabl
 
 
 # per (database, backend, transaction): {table: (capture, mark, fingerprint at the mark)}
-_BASES: dict[tuple, dict[str, tuple[changes.Capture, int, TableFingerprint]]] = {}
+_BASES: dict[tuple, dict[str, tuple[changes.Capture, int, TableFingerprint] | None]] = {}
 
 
 def _of_large_table_in_tx(
@@ -253,6 +253,8 @@ def _of_large_table_in_tx(
     if len(_BASES) > 64:
         _BASES.clear()
         bases = _BASES.setdefault((key, conn.info.backend_pid, _tx_mark(conn)), {})
+    if table in bases and bases[table] is None:  # scanned first in this transaction: scanned every time
+        return _of_large_table(conn, table, schema, horizon)
     base = bases.get(table)
     if base is not None:
         capture, mark, print_at_mark = base
@@ -260,7 +262,8 @@ def _of_large_table_in_tx(
             with conn.transaction():  # a savepoint: a capture undone by a rolled-back savepoint fails here alone
                 removed, added = capture.since(mark, [table])[table].net_text()
         except (changes.CaptureLost, psycopg.Error):
-            bases.pop(table)
+            bases[table] = None
+            return _of_large_table(conn, table, schema, horizon)
         else:
             if not removed and not added:
                 return print_at_mark
@@ -274,7 +277,8 @@ def _of_large_table_in_tx(
     try:
         capture = changes.capture(conn, [table], schema)
         mark = capture.mark()
-    except changes.CaptureUnavailable:
+    except changes.CaptureUnavailable:  # e.g. autovacuum held the table: this transaction scans it throughout,
+        bases[table] = None  # so its fingerprints never mix a scanned one with a capture-relative one
         return _of_large_table(conn, table, schema, horizon)
     if conn.execute("SELECT current_setting(%s, true)", [PROOF_MARKER]).fetchone()[0]:
         # a proof's own transaction compares its fingerprints with each other only: no scan at all

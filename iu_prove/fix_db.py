@@ -70,7 +70,7 @@ def db_connection(proof_dsn: str, iu_target: Target) -> Iterator[ConnectionHolde
 
 def change_capture_on(target: Target) -> bool:
     """IU_PROVE_CHANGE_CAPTURE: auto or on — change capture wherever the role may add triggers
-    (its SHARE ROW EXCLUSIVE lock is taken only if free within 200 ms and held to the proof's end:
+    (its SHARE ROW EXCLUSIVE lock is taken only if free within 2 s and held to the proof's end:
     on a DSN under live write load other sessions' writes to a watched table wait that long, so
     such a database may want ``off``); off — large tables are scanned instead, exactly and at
     their size."""

@@ -10,7 +10,7 @@ import uuid
 import psycopg
 import pytest
 
-from iu_prove import changes
+from iu_prove import changes, fingerprint, isolation
 from iu_prove.dsn import connect
 from proofs import _model as model
 
@@ -179,3 +179,31 @@ def test_a_watch_reads_the_same_changes_with_capture_off(substrate_clone, eviden
     evidence.expect("changes with capture off", have=seen[False], want=seen[True])
     evidence.expect("changed rows, then the new row removed", have=[sorted(seen[True][0]), sorted(seen[True][1])],
                     want=[["TPL-P02", "W-NEW"], ["W-NEW"]])  # fmt: skip
+
+
+def test_a_large_table_scanned_first_in_a_transaction_is_scanned_throughout(substrate_clone, monkeypatch, evidence):
+    """Capture unavailable at a table's first fingerprint (e.g. autovacuum held it): every later one scans too."""
+    monkeypatch.setattr(fingerprint, "LARGE_ROWS", 1)
+    with connect(substrate_clone, autocommit=True) as conn:
+        conn.execute("ANALYZE information_unit")
+    with connect(substrate_clone) as conn:
+        conn.execute("SELECT set_config(%s, 'capture-test', true)", [isolation.MARKER])
+        changes.enable(False)
+        try:
+            first = fingerprint.of_schema(conn)
+        finally:
+            changes.enable(True)
+        evidence.expect("fingerprinted as large, by a scan", have=first["information_unit"].horizon is not None,
+                        want=True)  # fmt: skip
+        conn.execute("INSERT INTO information_unit (code, kind, created_by) VALUES ('T-UNDONE', 'piece', 'iu-t')")
+        conn.execute("DELETE FROM information_unit WHERE code = 'T-UNDONE'")
+        evidence.expect("a change undone", have=sorted(fingerprint.diff(first, fingerprint.of_schema(conn))), want=[])
+        conn.execute("UPDATE information_unit SET body = body || '.' WHERE code = 'TPL-P01'")
+        evidence.expect(
+            "a change kept",
+            have=sorted(fingerprint.diff(first, fingerprint.of_schema(conn))),
+            want=["information_unit"],
+        )
+        armed = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz_iu_prove_capture%'").fetchone()[0]
+        evidence.expect("no capture trigger was added", have=armed, want=0)
+        conn.rollback()
