@@ -320,11 +320,11 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
             "differences": residue.differences(before, after),
         }
 
-        def dsn_run(dsn: str, label: str, extra: list[str], env: dict[str, str] | None = None):
+        def dsn_run(dsn: str, label: str, extra: list[str]):
             args = ["proofs", "-q", "-n", "2", f"--iu-dsn={dsn}", *extra]
             report_dir = workdir / f"dsn-{label}-{time.monotonic_ns()}"
             try:
-                return timed(lambda: nested.run(args, report_dir=report_dir, timeout=dsn_timeout, env=env))
+                return timed(lambda: nested.run(args, report_dir=report_dir, timeout=dsn_timeout))
             except subprocess.TimeoutExpired:
                 return None, None
 
@@ -368,15 +368,6 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
                 "residue_check_on_big": residue_cost,
             }
         t_small, t_big = min(runs["small"]), min(runs["big"])
-        # beside the figure: the same runs with change capture forced on (a long-lived DSN's default is off)
-        captured: dict[str, Any] = {}
-        for label, dsn in (("small", small_dsn), ("big", big_dsn)):
-            seconds, run = dsn_run(dsn, f"{label}-capture", [], env={"IU_PROVE_CHANGE_CAPTURE": "on"})
-            captured[label] = {"seconds": round(seconds, 2) if run else None,
-                               "same_verdicts": run is not None and run.verdicts() == verdicts.get(label)}  # fmt: skip
-            print(f"  DSN run on {label}, change capture on: {captured[label]['seconds']} s", flush=True)
-        if captured["small"]["seconds"] and captured["big"]["seconds"]:
-            captured["ratio"] = round(captured["big"]["seconds"] / captured["small"]["seconds"], 2)
         full: dict[str, Any] = {}
         if full_timeout > 0:  # every proof, durable ones cloning the big template: beside the figure
             full_runs = {}
@@ -426,7 +417,6 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
         "goal": "<= 1.5",
         "met": ratio <= 1.5,
         "same_verdicts": verdicts["small"] == verdicts["big"],
-        "with_change_capture": captured,
         "verdict_differences": {
             c: [verdicts["small"].get(c), verdicts["big"].get(c)]
             for c in sorted(set(verdicts["small"]) | set(verdicts["big"]))
@@ -564,10 +554,6 @@ def figures(details: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             beside = "; full embedded run on the big template: " + full.get("note", "not run (--full-timeout 0)")
         differences = "" if sca["same_verdicts"] else f" {sca['verdict_differences']}"
-        cap = sca.get("with_change_capture") or {}
-        if cap.get("ratio"):
-            beside = (f"; with IU_PROVE_CHANGE_CAPTURE=on {cap['ratio']}× ({cap['big']['seconds']} s vs "
-                      f"{cap['small']['seconds']} s)") + beside  # fmt: skip
         add("scale", name,
             f"{sca['ratio']}× ({sca['dsn_big_s']} s vs {sca['dsn_fixtures_s']} s; same verdicts: "
             f"{'yes' if sca['same_verdicts'] else 'NO'}{differences}; residue check "

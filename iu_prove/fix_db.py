@@ -61,20 +61,19 @@ class ConnectionHolder:
 
 
 @pytest.fixture(scope="session")
-def db_connection(proof_dsn: str, iu_target: Target) -> Iterator[ConnectionHolder]:
-    changes.enable(change_capture_on(iu_target))
+def db_connection(proof_dsn: str) -> Iterator[ConnectionHolder]:
+    changes.enable(change_capture_on())
     holder = ConnectionHolder(proof_dsn)
     yield holder
     holder.close()
 
 
-def change_capture_on(target: Target) -> bool:
+def change_capture_on() -> bool:
     """IU_PROVE_CHANGE_CAPTURE: auto or on — change capture wherever the role may add triggers
     (its SHARE ROW EXCLUSIVE lock is taken only if free within 2 s and held to the proof's end:
     on a DSN under live write load other sessions' writes to a watched table wait that long, so
     such a database may want ``off``); off — large tables are scanned instead, exactly and at
     their size."""
-    del target  # the same rule for every target
     mode = str(config.env("IU_PROVE_CHANGE_CAPTURE")).strip().lower()
     if mode not in ("auto", "on", "off"):
         raise SetupError(f"IU_PROVE_CHANGE_CAPTURE={mode!r}: use auto, on or off")
