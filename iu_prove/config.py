@@ -95,9 +95,9 @@ KNOBS: tuple[Knob, ...] = (
     ),
     Knob(
         "IU_PROVE_CHANGE_CAPTURE",
-        "auto (= on) or off: read what a proof's transaction wrote from triggers added inside it; on a DSN "
-        "under live write load, off spares other sessions' writes the wait (a watched table is locked against "
-        "them for the proof's length) and scans large tables instead",
+        "auto, on or off: read what a proof's transaction wrote from triggers added inside it. auto: on where "
+        "the run owns the database (embedded, scratch), off on a plain DSN, whose other writers would wait on "
+        "a watched table for the proof's length and could deadlock with it; off: large tables are read whole",
         default="auto",
     ),
     Knob("IU_PROVE_ROOT", "the project folder the suite reads its SQL and fixtures from (default: this checkout)"),

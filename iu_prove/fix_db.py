@@ -61,23 +61,29 @@ class ConnectionHolder:
 
 
 @pytest.fixture(scope="session")
-def db_connection(proof_dsn: str) -> Iterator[ConnectionHolder]:
-    changes.enable(change_capture_on())
+def db_connection(proof_dsn: str, iu_target: Target) -> Iterator[ConnectionHolder]:
+    changes.enable(change_capture_on(iu_target))
     holder = ConnectionHolder(proof_dsn)
     yield holder
     holder.close()
 
 
-def change_capture_on() -> bool:
-    """IU_PROVE_CHANGE_CAPTURE: auto or on — change capture wherever the role may add triggers
-    (its SHARE ROW EXCLUSIVE lock is taken only if free within 2 s and held to the proof's end:
-    on a DSN under live write load other sessions' writes to a watched table wait that long, so
-    such a database may want ``off``); off — large tables are scanned instead, exactly and at
-    their size."""
+def change_capture_on(target: Target) -> bool:
+    """IU_PROVE_CHANGE_CAPTURE: ``auto`` — on where the run owns the database (embedded, attached,
+    scratch DSN), off on a plain DSN: once added, the capture triggers' SHARE ROW EXCLUSIVE lock holds
+    other sessions' writes to a watched table until the proof ends, and a writer that already holds a
+    row lock the proof then wants deadlocks with it (H-6's concurrent load did); ``on`` — also on a
+    plain DSN nobody else writes to (a restored staging copy); ``off`` — large tables are scanned
+    instead, exactly and at their size."""
+    mode = capture_mode()
+    return mode == "on" or (mode == "auto" and target.commits_allowed)
+
+
+def capture_mode() -> str:
     mode = str(config.env("IU_PROVE_CHANGE_CAPTURE")).strip().lower()
     if mode not in ("auto", "on", "off"):
         raise SetupError(f"IU_PROVE_CHANGE_CAPTURE={mode!r}: use auto, on or off")
-    return mode != "off"
+    return mode
 
 
 # On a shared (DSN) database the xdist workers' writing proofs take this lock in

@@ -23,6 +23,7 @@ from iu_prove import (
     catalogue,
     claims,
     embedded,
+    fix_db,
     isolation,
     notrun,
     packages,
@@ -293,6 +294,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         info.head = state.target.head
         info.setup_s = round(time.monotonic() - started, 2)
         info.pins = _pins_info(state.target)
+        if not fix_db.change_capture_on(state.target):
+            info.notes.append(
+                "change capture off: large tables are read whole at both ends of a proof"
+                + (
+                    " (a DSN the run does not own: IU_PROVE_CHANGE_CAPTURE=on if nothing else writes to it)"
+                    if fix_db.capture_mode() == "auto"
+                    else ""
+                )
+            )
     except SetupError as exc:
         _refuse(config, state, exc.line())
     except KeyboardInterrupt:

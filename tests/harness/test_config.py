@@ -52,3 +52,38 @@ def test_every_plugin_option_comes_from_a_declared_knob(pytestconfig, evidence):
     }
     evidence.expect("options not declared", have=sorted(parser_options - options), want=[])
     evidence.expect("declared options missing from the plugin", have=sorted(options - parser_options), want=[])
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "scratch", "want"),
+    [
+        ("auto", "embedded", False, True),
+        ("auto", "attached", False, True),
+        ("auto", "dsn", True, True),
+        ("auto", "dsn", False, False),
+        ("on", "dsn", False, True),
+        ("off", "embedded", False, False),
+        ("off", "dsn", True, False),
+    ],
+)
+def test_change_capture_is_on_by_default_only_where_the_run_owns_the_database(
+    monkeypatch, evidence, mode, kind, scratch, want
+):
+    """IU_PROVE_CHANGE_CAPTURE=auto captures on embedded, attached and scratch targets, not on a plain DSN."""
+    from iu_prove import fix_db
+    from iu_prove.target import Target
+
+    monkeypatch.setenv("IU_PROVE_CHANGE_CAPTURE", mode)
+    have = fix_db.change_capture_on(Target(kind=kind, server_dsn="", scratch=scratch))
+    evidence.expect(f"capture with {mode} on {kind}{' scratch' if scratch else ''}", have=have, want=want)
+
+
+def test_an_unknown_change_capture_mode_is_refused(monkeypatch):
+    """IU_PROVE_CHANGE_CAPTURE=sometimes is refused with the values it takes."""
+    from iu_prove import fix_db
+    from iu_prove.errors import SetupError
+    from iu_prove.target import Target
+
+    monkeypatch.setenv("IU_PROVE_CHANGE_CAPTURE", "sometimes")
+    with pytest.raises(SetupError, match="use auto, on or off"):
+        fix_db.change_capture_on(Target(kind="embedded", server_dsn=""))
