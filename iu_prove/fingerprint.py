@@ -193,9 +193,7 @@ def of_table(
     enters or stays in it is a new version, written since the horizon)."""
     key, scope = _scope(conn, schema)
     if table in scope.large:
-        if where is None:
-            return _of_large_table_in_tx(conn, table, schema, scope.horizon, key)
-        return _of_large_table(conn, table, schema, scope.horizon, where)
+        return _of_large_table_in_tx(conn, table, schema, scope.horizon, key, where)
     return _of_whole_table(conn, table, schema, where)
 
 
@@ -230,12 +228,16 @@ def of_schema(conn: psycopg.Connection, schema: str = "public", exclude: Iterabl
     return prints
 
 
-# per (database, backend, transaction): {table: (capture, mark, fingerprint at the mark)}
-_BASES: dict[tuple, dict[str, tuple[changes.Capture, int, TableFingerprint] | None]] = {}
+# per (database, backend, transaction): {table or (table, where): (capture, mark, fingerprint at the mark)};
+# {table: None} once the table was scanned in the transaction
+_BASES: dict[tuple, dict[str | tuple[str, str], tuple[changes.Capture, int, TableFingerprint] | None]] = {}
+
+# the images among ``%s`` (JSON texts of rows of the table) that satisfy a filter over the alias t
+_FILTER_IMAGES_SQL = "SELECT i FROM unnest(%s::text[]) AS i, jsonb_populate_record(NULL::{}.{}, i::jsonb) AS t{}"
 
 
 def _of_large_table_in_tx(
-    conn: psycopg.Connection, table: str, schema: str, horizon: int, key: tuple
+    conn: psycopg.Connection, table: str, schema: str, horizon: int, key: tuple, where: str | None = None
 ) -> TableFingerprint:
     """A large table's fingerprint; inside a transaction, after the first, derived from the first
     and what the transaction wrote to the table since (change capture), without a scan.
@@ -245,25 +247,30 @@ def _of_large_table_in_tx(
     images, the table holds what it held), else the base's count and md5 combined with the
     removed and added images: two derived fingerprints are equal exactly when the tables are
     (the same base, the same net change). Anything capture cannot see (a TRUNCATE, a disabled
-    trigger) scans again; so does a role that may not add triggers.
+    trigger) scans again; so does a role that may not add triggers. With ``where``, the base and
+    the images written since are those satisfying it: a row that leaves the filter is a removed
+    image, one that enters it an added one.
     """
     if conn.autocommit:
-        return _of_large_table(conn, table, schema, horizon)
+        return _of_large_table(conn, table, schema, horizon, where)
     bases = _BASES.setdefault((key, conn.info.backend_pid, _tx_mark(conn)), {})
     if len(_BASES) > 64:
         _BASES.clear()
         bases = _BASES.setdefault((key, conn.info.backend_pid, _tx_mark(conn)), {})
     if table in bases and bases[table] is None:  # scanned first in this transaction: scanned every time
-        return _of_large_table(conn, table, schema, horizon)
-    base = bases.get(table)
+        return _of_large_table(conn, table, schema, horizon, where)
+    slot = table if where is None else (table, where)
+    base = bases.get(slot)
     if base is not None:
         capture, mark, print_at_mark = base
         try:
             with conn.transaction():  # a savepoint: a capture undone by a rolled-back savepoint fails here alone
                 removed, added = capture.since(mark, [table])[table].net_text()
+                if where is not None:
+                    removed, added = (_satisfying(conn, table, schema, where, images) for images in (removed, added))
         except (changes.CaptureLost, psycopg.Error):
             bases[table] = None
-            return _of_large_table(conn, table, schema, horizon)
+            return _of_large_table(conn, table, schema, horizon, where)
         else:
             if not removed and not added:
                 return print_at_mark
@@ -279,14 +286,26 @@ def _of_large_table_in_tx(
         mark = capture.mark()
     except changes.CaptureUnavailable:  # e.g. autovacuum held the table: this transaction scans it throughout,
         bases[table] = None  # so its fingerprints never mix a scanned one with a capture-relative one
-        return _of_large_table(conn, table, schema, horizon)
+        return _of_large_table(conn, table, schema, horizon, where)
     if conn.execute("SELECT current_setting(%s, true)", [PROOF_MARKER]).fetchone()[0]:
         # a proof's own transaction compares its fingerprints with each other only: no scan at all
-        base = TableFingerprint(None, f"tx:{_tx_mark(conn)}:{table}:{mark}", horizon)
+        token = f"tx:{_tx_mark(conn)}:{table}:{mark}" + (
+            "" if where is None else f":{hashlib.md5(where.encode()).hexdigest()}"
+        )
+        base = TableFingerprint(None, token, horizon)
     else:
-        base = _of_large_table(conn, table, schema, horizon)
-    bases[table] = (capture, mark, base)
+        base = _of_large_table(conn, table, schema, horizon, where)
+    bases[slot] = (capture, mark, base)
     return base
+
+
+def _satisfying(conn: psycopg.Connection, table: str, schema: str, where: str, images: list[str]) -> list[str]:
+    """The row images (JSON texts) among ``images`` that satisfy ``where``, in their order."""
+    if not images:
+        return []
+    query = sql.SQL(_FILTER_IMAGES_SQL).format(sql.Identifier(schema), sql.Identifier(table), _where(where))
+    keep = {r[0] for r in conn.execute(query, [images]).fetchall()}
+    return [i for i in images if i in keep]
 
 
 def diff(before: Mapping[str, TableFingerprint], after: Mapping[str, TableFingerprint]) -> Changes:

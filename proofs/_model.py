@@ -33,13 +33,12 @@ def envelope_of_code(db: psycopg.Connection, code: str) -> list[int]:
     return envelope(db, row[0])
 
 
-def cached_envelopes(db: psycopg.Connection) -> dict[uuid.UUID, list[int]]:
-    return {
-        r[0]: [r[1], r[2], r[3]]
-        for r in db.execute(
-            "SELECT collection_id, axis_a_count, axis_b_count, axis_c_count FROM iu_three_axis_envelope"
-        ).fetchall()
-    }
+def cached_envelopes(db: psycopg.Connection, only: set[uuid.UUID] | None = None) -> dict[uuid.UUID, list[int]]:
+    """Every cached envelope (or those of the collections in ``only``), read raw."""
+    query, params = "SELECT collection_id, axis_a_count, axis_b_count, axis_c_count FROM iu_three_axis_envelope", []
+    if only is not None:
+        query, params = query + " WHERE collection_id = ANY(%s)", [list(only)]
+    return {r[0]: [r[1], r[2], r[3]] for r in db.execute(query, params).fetchall()}
 
 
 def refreshed_at(db: psycopg.Connection) -> dict[uuid.UUID, object]:

@@ -4,7 +4,8 @@ Oracle: ``proofs/_model.py`` — per axis, the number of distinct non-NULL value
 among a collection's *active* pieces, computed in Python over the raw
 membership rows; DIEU's literal 27/23/36 from the seed; and a hand-derived
 envelope for a collection built in the proof. Refresh scope is read from every
-envelope row's ``refreshed_at`` (``model.touched``), not from the refresh log.
+envelope row's ``refreshed_at`` (``model.touched``, or a ``changes.Watch`` on it
+that reads only what the transaction wrote), not from the refresh log.
 
 Branches the fixtures reach: a retired piece and a draft piece inside a
 collection (excluded), a NULL axis value (not counted), a piece held by several
@@ -12,12 +13,16 @@ collections. Scope both ways: what must be refreshed is, every other envelope
 keeps its ``refreshed_at`` and its counts.
 """
 
+import uuid
+
 import pytest
 
+from iu_prove import changes
 from proofs import _model as model
 from proofs._substrate import DIEU_ENVELOPE, count, dirty_codes, sqlstate_of
 
 REFRESH_LOG = "iu_three_axis_envelope_refresh_log"
+COUNTS = ("axis_a_count", "axis_b_count", "axis_c_count")
 GATE = "iu_core.three_axis_auto_refresh_enabled"
 # A template piece held by the templates' background instances (several collections).
 SHARED_PIECE = "TPL-P01"
@@ -80,16 +85,14 @@ def test_dieu_envelope_is_27_23_36_cached_and_recomputed(db, evidence):
     """The DIEU envelope is 27/23/36, both as cached and as recomputed from its active pieces."""
     names = collection_names(db)
     dieu = next(cid for cid, code in names.items() if code == "DIEU")
-    want = model.all_envelopes(db)
+    want, cached, recomputed = model.all_envelopes(db), model.cached_envelopes(db), computed(db)
     evidence.expect(
         "DIEU envelope by the model (against the seed's literal)", have=want[dieu], want=list(DIEU_ENVELOPE)
     )
-    evidence.expect("DIEU cached envelope", have=model.cached_envelopes(db)[dieu], want=list(DIEU_ENVELOPE))
-    evidence.expect("DIEU recomputed envelope", have=computed(db)[dieu], want=list(DIEU_ENVELOPE))
-    evidence.expect_no_rows("recomputed envelopes differing from the model", differing(computed(db), want, names))
-    evidence.expect_no_rows(
-        "cached envelopes differing from the model", differing(model.cached_envelopes(db), want, names)
-    )
+    evidence.expect("DIEU cached envelope", have=cached[dieu], want=list(DIEU_ENVELOPE))
+    evidence.expect("DIEU recomputed envelope", have=recomputed[dieu], want=list(DIEU_ENVELOPE))
+    evidence.expect_no_rows("recomputed envelopes differing from the model", differing(recomputed, want, names))
+    evidence.expect_no_rows("cached envelopes differing from the model", differing(cached, want, names))
     evidence.expect(
         "DIEU memberships (active, retired)",
         have=list(
@@ -108,31 +111,35 @@ def test_dieu_envelope_is_27_23_36_cached_and_recomputed(db, evidence):
 def test_lifecycle_change_with_gate_on_refreshes_the_collections_holding_the_piece(db, evidence):
     """With the auto-refresh gate on, a piece's lifecycle change writes one refresh row covering its collections."""
     holders = holders_of(db, SHARED_PIECE)
-    before, at_before = count(db, REFRESH_LOG), model.refreshed_at(db)
-    cached_before = model.cached_envelopes(db)
+    before = count(db, REFRESH_LOG)
+    # every envelope row whose counts or refreshed_at change, new or removed ones included
+    envelopes = changes.Watch(db, model.ENVELOPE, "collection_id", [*COUNTS, "refreshed_at"])
     db.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-prove')", [GATE])
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = %s", [SHARED_PIECE])
     evidence.before_after("refresh log rows", before, count(db, REFRESH_LOG))
     evidence.expect("refresh log delta", have=count(db, REFRESH_LOG) - before, want=1)
     evidence.expect("refresh reason", have=last_refresh(db)[0], want="iu_lifecycle_trigger")
-    touched = model.touched(at_before, model.refreshed_at(db))
+    changed = {uuid.UUID(cid): span for cid, span in envelopes.changed().items()}
+    touched = {cid for cid, (was, now) in changed.items() if was is None or now is None or was[-1] != now[-1]}
     evidence.expect(
         "envelopes rewritten (by refreshed_at)",
         have=sorted(holders.get(c, str(c)) for c in touched),
         want=sorted(holders.values()),
     )
     evidence.expect("still dirty", have=dirty_codes(db), want=[])
-    names = collection_names(db)
-    want = model.all_envelopes(db)
-    cached = model.cached_envelopes(db)
+    want = model.all_envelopes(db, only=set(holders))
+    cached = model.cached_envelopes(db, only=set(holders))
     evidence.expect_no_rows(
         "refreshed envelopes differing from the model",
-        differing({c: cached[c] for c in holders}, {c: want[c] for c in holders}, names),
+        differing({c: cached.get(c) for c in holders}, {c: want.get(c, [0, 0, 0]) for c in holders}, holders),
     )
-    evidence.expect(
-        "every other envelope's counts unchanged",
-        have={names[c]: v for c, v in cached.items() if c not in holders},
-        want={names[c]: v for c, v in cached_before.items() if c not in holders},
+    evidence.expect_no_rows(
+        "other envelopes whose counts changed (collection, before, after)",
+        sorted(
+            (str(cid), was and list(was[:-1]), now and list(now[:-1]))
+            for cid, (was, now) in changed.items()
+            if cid not in holders and (was is None or now is None or was[:-1] != now[:-1])
+        ),
     )
 
 
