@@ -91,20 +91,21 @@ def actor_verdict(actor: str | None) -> str:
 
 
 ALL_MEMBERSHIPS = """
-SELECT m.collection_id, p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
+SELECT m.collection_id, p.kind, p.lifecycle_state, p.axis_a, p.axis_b, p.axis_c
   FROM iu_piece_membership m JOIN information_unit p ON p.id = m.piece_id
 """
 
 
 def all_envelopes(db: psycopg.Connection, only: set[uuid.UUID] | None = None) -> dict[uuid.UUID, list[int]]:
-    """``envelope`` for every collection with memberships (or those in ``only``), from one raw read."""
+    """``envelope`` for every collection with memberships (or those in ``only``), from one raw read:
+    a member that is not a piece (a collection held as a member) counts for nothing."""
     axes: dict[uuid.UUID, list[set[str]]] = {}
     query, params = ALL_MEMBERSHIPS, []
     if only is not None:
         query, params = query + " WHERE m.collection_id = ANY(%s)", [list(only)]
-    for cid, state, *values in db.execute(query, params).fetchall():
+    for cid, kind, state, *values in db.execute(query, params).fetchall():
         seen = axes.setdefault(cid, [set(), set(), set()])
-        if state == "active":
+        if kind == "piece" and state == "active":
             for axis, value in enumerate(values):
                 if value is not None:
                     seen[axis].add(value)

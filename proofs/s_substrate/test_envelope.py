@@ -26,7 +26,8 @@ COUNTS = ("axis_a_count", "axis_b_count", "axis_c_count")
 GATE = "iu_core.three_axis_auto_refresh_enabled"
 # A template piece held by the templates' background instances (several collections).
 SHARED_PIECE = "TPL-P01"
-# S6-MIXED: the hand-derived envelope of two active pieces, a draft and a retired one (axis c of B is NULL)
+# S6-MIXED: the hand-derived envelope of two active pieces, a draft and a retired one (axis c of B is NULL),
+# and an active collection held as a member (not a piece: not counted)
 MIXED = [
     ("S6-ACTIVE-A", "active", "x1", "y1", "z1"),
     ("S6-ACTIVE-B", "active", "x1", "y2", None),
@@ -191,6 +192,16 @@ def test_manual_refresh_clears_every_dirty_scope(db, evidence):
             [code, state, a, b, c],
         )
     db.execute("SELECT fn_iu_compose('S6-MIXED', %s, 'iu-prove')", [[m[0] for m in MIXED]])
+    # an active collection with axis values held as a member (compose refuses it; a raw row does not): not a piece
+    db.execute(
+        "INSERT INTO information_unit (code, kind, axis_a, axis_b, axis_c, created_by) "
+        "VALUES ('S6-MIXED-NESTED', 'collection', 'x7', 'y7', 'z7', 'iu-prove')"
+    )
+    db.execute(
+        "INSERT INTO iu_piece_membership (collection_id, piece_id, position) SELECT c.id, n.id, %s "
+        "FROM information_unit c, information_unit n WHERE c.code = 'S6-MIXED' AND n.code = 'S6-MIXED-NESTED'",
+        [len(MIXED) + 1],
+    )
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = 'S6-RETIRED'")
     db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code IN ('TPL-P01', 'DIEU-P05')")
     # a collection without members and one whose only member is draft: their envelope is 0/0/0
