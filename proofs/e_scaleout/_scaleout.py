@@ -120,18 +120,36 @@ SELECT inet_server_addr()::text, inet_server_port(), (SELECT oid FROM pg_databas
 """
 
 
+# (database) -> every created_by of the units in the committed state: one scan per process and database
+_CREATORS: dict[tuple[Any, ...], frozenset[str]] = {}
+COMMITTED_FOOTPRINT_SQL = """
+SELECT (SELECT count(*) FROM iu_collection_template_instance_lineage WHERE actor = %(a)s)
+     + (SELECT count(*) FROM iu_auto_instantiate_event_log WHERE triggered_by = %(a)s)
+     + (SELECT count(*) FROM event_outbox WHERE payload ->> 'actor' = %(a)s)
+     + (SELECT count(*) FROM iu_core_config WHERE updated_by = %(a)s)
+"""
+
+
+def _has_committed_rows(conn: psycopg.Connection, database: tuple[Any, ...], actor: str) -> bool:
+    """:func:`has_rows` in the committed state: the units' creators read once, the other tables per actor
+    (an actor that created no unit has no membership row either: memberships are found through its units)."""
+    if database not in _CREATORS:
+        _CREATORS[database] = frozenset(r[0] for r in conn.execute("SELECT DISTINCT created_by FROM information_unit"))
+    return actor in _CREATORS[database] or bool(conn.execute(COMMITTED_FOOTPRINT_SQL, {"a": actor}).fetchone()[0])
+
+
 def fresh_actor(conn: psycopg.Connection, base: str) -> str:
     """``base``, or ``base-2``, ``base-3``… : the first that has no rows (staging databases may hold some).
 
-    Each candidate is looked up once per process and database (a scan of the units): while the
-    transaction has written nothing to the tables an actor's rows live in
+    While the transaction has written nothing to the tables an actor's rows live in
     (``pg_stat_xact_user_tables``), it sees the committed state, which the suite's rolled-back
-    proofs never change.
+    proofs never change: the units' creators are then read once per process and database, and
+    each candidate is looked up once.
     """
     addr, port, dboid, unwritten = conn.execute(UNWRITTEN_SQL, [list(FOOTPRINT_TABLES)]).fetchone()
     actor, i = base, 1
     while not (unwritten and (addr, port, dboid, actor) in _NO_ROWS):
-        if has_rows(conn, actor):
+        if _has_committed_rows(conn, (addr, port, dboid), actor) if unwritten else has_rows(conn, actor):
             i += 1
             actor = f"{base}-{i}"
             continue
