@@ -142,3 +142,18 @@ def sqlstate_of(conn: psycopg.Connection, query: str, params: Iterable[object] =
     except psycopg.Error as exc:
         return exc.sqlstate, (exc.diag.message_primary or str(exc)).strip()
     return None, ""
+
+
+# a gate's states as a healthcheck line names them: open (JSON true), closed (false), invalid (any other
+# JSON value, written raw past fn_iu_core_config_set's type check), missing (no row)
+GATE_STATES = {"open": "true", "closed": "false", "invalid": '"yes"', "missing": None}
+
+
+def check_with_gate(conn: psycopg.Connection, check: str, key: str, state: str) -> tuple[bool, str]:
+    """Put gate ``key`` in ``state`` (GATE_STATES) with raw writes, then (ok, detail) of the check function."""
+    if GATE_STATES[state] is None:
+        conn.execute("DELETE FROM iu_core_config WHERE key = %s", [key])
+    else:
+        conn.execute("UPDATE iu_core_config SET value = %s::jsonb WHERE key = %s", [GATE_STATES[state], key])
+    ok, detail = conn.execute(sql.SQL("SELECT ok, detail FROM {}()").format(sql.Identifier(check))).fetchone()
+    return ok, detail

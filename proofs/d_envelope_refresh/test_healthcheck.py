@@ -15,6 +15,7 @@ younger (inside), 23 and 25 hours.
 import pytest
 
 from iu_prove import pins
+from proofs._substrate import GATE_STATES, check_with_gate
 from proofs.d_envelope_refresh._envelope import (
     AUDIT,
     ERROR_LOG,
@@ -145,4 +146,32 @@ def test_a_fault_older_than_24_hours_no_longer_turns_the_line_red(db, evidence):
         "line with a fault at the window's edge",
         have=at,
         want={"exactly 24 hours": True, "24 hours less 1 microsecond": False},
+    )
+
+
+@pytest.mark.claim("D-7")
+@pytest.mark.parametrize("state", list(GATE_STATES))
+def test_the_trigger_line_names_the_auto_refresh_gate_open_closed_invalid_or_missing(db, evidence, state):
+    """The green trigger line ends naming the auto-refresh gate: open, closed, invalid or missing."""
+    ok, detail = check_with_gate(db, SURFACE_FUNCTION, "iu_core.three_axis_auto_refresh_enabled", state)
+    evidence.expect("ok", have=ok, want=True, note=detail)
+    want = f"auto-refresh gate {state}"
+    evidence.expect("detail ends with", have=detail[-len(want) :], want=want, note=detail)
+
+
+@pytest.mark.claim("D-7")
+@pytest.mark.parametrize("sqlstate", ["P0001", None], ids=["with-sqlstate", "NULL-sqlstate"])
+def test_a_fault_line_quotes_the_latest_message_cut_at_200_characters(db, evidence, sqlstate):
+    """A red fault line names the latest fault's SQLSTATE ('?' if none) and its message's first 200 characters."""
+    message = "".join(chr(ord("a") + i % 26) for i in range(250))
+    db.execute(
+        f"INSERT INTO {ERROR_LOG} (occurred_at, source, sqlstate, message) VALUES (now(), %s, %s, %s)",
+        [TRIGGER, sqlstate, message],
+    )
+    ok, detail = surface(db)
+    evidence.expect("ok", have=ok, want=False, note=detail)
+    quoted = detail.split(f" {sqlstate or '?'}: ", 1)
+    evidence.expect("SQLSTATE shown", have=len(quoted), want=2, note=detail)
+    evidence.expect(
+        "message quoted (its first 200 characters, nothing more)", have=quoted[-1][:201], want=message[:200]
     )

@@ -22,11 +22,24 @@ from proofs import _model as model
 from proofs._substrate import counts, sqlstate_of
 
 TOUCHED = ["information_unit", "iu_piece_membership", "iu_three_axis_envelope_dirty"]
+# each refusal alone: (code, pieces) -> (SQLSTATE, the message's start), as migration 007/044 words them
 BAD_COMPOSITIONS = {
-    "unknown piece": ["TPL-P01", "NO-SUCH-PIECE"],
-    "retired piece": ["TPL-P01", "DIEU-R01"],
-    "a collection as piece": ["TPL-P01", "DIEU"],
-    "no pieces": [],
+    "unknown piece": (
+        ("S7-BAD", ["TPL-P01", "NO-SUCH-PIECE"]),
+        ("IU005", "compose refused: unknown piece(s): NO-SUCH-PIECE"),
+    ),
+    "retired piece": (("S7-BAD", ["TPL-P01", "DIEU-R01"]), ("IU005", "compose refused: retired piece(s): DIEU-R01")),
+    "a collection as piece": (("S7-BAD", ["TPL-P01", "DIEU"]), ("IU005", "compose refused: not a piece: DIEU")),
+    "no pieces": (("S7-BAD", []), ("IU006", "compose refused: piece list for S7-BAD is empty")),
+    "NULL piece list": (("S7-BAD", None), ("IU006", "compose refused: piece list for S7-BAD is empty")),
+    "a NULL among the pieces": (
+        ("S7-BAD", ["TPL-P01", None]),
+        ("IU006", "compose refused: piece list for S7-BAD contains NULL"),
+    ),
+    "empty code": (("", ["TPL-P01"]), ("IU006", "compose refused: collection code is empty")),
+    "blank code": (("  ", ["TPL-P01"]), ("IU006", "compose refused: collection code is empty")),
+    "NULL code": ((None, ["TPL-P01"]), ("IU006", "compose refused: collection code is empty")),
+    "a code that exists": (("DIEU", ["TPL-P01"]), ("IU006", "compose refused: code 'DIEU' already exists")),
 }
 UNICODE_BODY = "Ünïcödé piece — 演员\nsecond line: ';--"
 
@@ -35,11 +48,33 @@ UNICODE_BODY = "Ünïcödé piece — 演员\nsecond line: ';--"
 @pytest.mark.parametrize("case", list(BAD_COMPOSITIONS))
 def test_composing_from_a_bad_piece_raises_and_writes_nothing(db, evidence, case):
     """Composing from an unknown, retired or non-piece unit raises a clear error and writes nothing."""
+    (code, pieces), (want_state, want_message) = BAD_COMPOSITIONS[case]
     before = counts(db, TOUCHED)
-    state, message = sqlstate_of(db, "SELECT fn_iu_compose('S7-BAD', %s, 'iu-prove')", [BAD_COMPOSITIONS[case]])
+    state, message = sqlstate_of(db, "SELECT fn_iu_compose(%s, %s::text[], 'iu-prove')", [code, pieces])
     evidence.record("error", f"{state}: {message}")
-    evidence.expect_where("SQLSTATE", state, lambda s: s is not None and s.startswith("IU"), "an IU-class error")
+    evidence.expect("SQLSTATE", have=state, want=want_state)
+    evidence.expect("message (its start)", have=message[: len(want_message)], want=want_message, note=message)
     evidence.expect("row counts after the refusal", have=counts(db, TOUCHED), want=before)
+
+
+# fn_iu_pieces_digest's refusals, each alone: pieces -> (SQLSTATE, message)
+BAD_PIECE_LISTS = {
+    "no pieces": ([], ("IU006", "digest refused: piece list is empty")),
+    "NULL list": (None, ("IU006", "digest refused: piece list is empty")),
+    "a NULL among the pieces": (["TPL-P01", None], ("IU006", "digest refused: piece list contains NULL")),
+    "unknown piece": (["TPL-P01", "NO-SUCH-PIECE"], ("IU005", "digest refused: unknown piece(s): NO-SUCH-PIECE")),
+    "a collection as piece": (["TPL-P01", "DIEU"], ("IU005", "digest refused: not a piece: DIEU")),
+}
+
+
+@pytest.mark.claim("S-7")
+@pytest.mark.parametrize("case", list(BAD_PIECE_LISTS))
+def test_digesting_a_bad_piece_list_is_refused_with_its_reason(db, evidence, case):
+    """The piece-list digest refuses an empty, NULL-holding, unknown or non-piece list, each with its own error."""
+    pieces, (want_state, want_message) = BAD_PIECE_LISTS[case]
+    state, message = sqlstate_of(db, "SELECT fn_iu_pieces_digest(%s::text[])", [pieces])
+    evidence.expect("SQLSTATE", have=state, want=want_state, note=message)
+    evidence.expect("message", have=message, want=want_message)
 
 
 def _digest(db, code: str) -> str | None:

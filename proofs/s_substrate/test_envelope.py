@@ -182,6 +182,21 @@ def test_refresh_if_stale_is_idempotent(db, evidence):
     )
 
 
+@pytest.mark.claim("S-5")
+@pytest.mark.parametrize("reason", ["", "  ", None], ids=["empty", "blank", "NULL"])
+def test_refresh_if_stale_without_a_reason_is_refused_and_writes_nothing(db, evidence, reason):
+    """Refresh-if-stale with an empty, blank or NULL reason is refused (IU006) and refreshes nothing."""
+    holders = holders_of(db, SHARED_PIECE)
+    db.execute("UPDATE information_unit SET lifecycle_state = 'retired' WHERE code = %s", [SHARED_PIECE])
+    before, dirty = count(db, REFRESH_LOG), dirty_codes(db)
+    evidence.expect("dirty before", have=dirty, want=sorted(holders.values()))
+    state, message = sqlstate_of(db, "SELECT fn_iu_three_axis_envelope_refresh_if_stale(%s)", [reason])
+    evidence.expect("SQLSTATE", have=state, want="IU006", note=message)
+    evidence.expect("message", have=message, want="envelope refresh refused: reason is empty")
+    evidence.expect("refresh log rows", have=count(db, REFRESH_LOG), want=before)
+    evidence.expect("dirty after", have=dirty_codes(db), want=dirty)
+
+
 @pytest.mark.claim("S-6")
 def test_manual_refresh_clears_every_dirty_scope(db, evidence):
     """The operator's manual refresh clears every dirty mark and every cached envelope equals the model."""

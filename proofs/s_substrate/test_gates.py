@@ -56,18 +56,38 @@ def refusal(db, query: str, params: list) -> tuple[str | None, str, str]:
     return None, "", ""
 
 
+CONFIG_CALLS = {
+    "get": "SELECT fn_iu_core_config_get(%s)",
+    "set": "SELECT fn_iu_core_config_set(%s, 'true'::jsonb, 'iu-prove')",
+}
+
+
 @pytest.mark.claim("S-2")
 @pytest.mark.parametrize("emptied", [False, True], ids=["shipped-keys", "no-keys-at-all"])
 @pytest.mark.parametrize("key", ["iu_core.no_such_gate", None], ids=["unknown-key", "NULL-key"])
-def test_reading_an_unknown_key_is_refused_naming_it_and_every_known_key(db, evidence, key, emptied):
-    """Reading an unknown or NULL key is refused (IU001) naming the key as a literal and every known key, or none."""
+@pytest.mark.parametrize("call", list(CONFIG_CALLS))
+def test_reading_or_setting_an_unknown_key_is_refused_naming_it_and_every_known_key(db, evidence, call, key, emptied):
+    """Reading or setting an unknown or NULL key is refused (IU001) naming it and every known key, or none."""
     if emptied:
         db.execute("DELETE FROM iu_core_config")
     keys = {r[0] for r in db.execute("SELECT key FROM iu_core_config").fetchall()}
-    state, message, hint = refusal(db, "SELECT fn_iu_core_config_get(%s)", [key])
+    state, message, hint = refusal(db, CONFIG_CALLS[call], [key])
     evidence.expect("SQLSTATE", have=state, want="IU001", note=message)
     named = "NULL" if key is None else "'" + key.replace("'", "''") + "'"
     evidence.expect("message", have=message, want=f"config refused: unknown config key {named}")
     prefix = "known keys: "
     listed = hint[len(prefix) :].split(", ") if hint.startswith(prefix) else [hint]
     evidence.expect("hint: the known keys", have=sorted(listed), want=sorted(keys) if keys else ["none"], rows=[hint])
+
+
+@pytest.mark.claim("S-2")
+@pytest.mark.parametrize("value", [None, "null"], ids=["SQL-NULL", "JSON-null"])
+def test_setting_a_key_to_null_is_refused_and_writes_nothing(db, evidence, value):
+    """Setting a known key to SQL NULL or to JSON null is refused (IU006, naming the key) and writes nothing."""
+    key = "iu_core.auto_instantiate_enabled"
+    config = "SELECT key, value, updated_at, updated_by FROM iu_core_config ORDER BY key"
+    before = db.execute(config).fetchall()
+    state, message, _hint = refusal(db, "SELECT fn_iu_core_config_set(%s, %s::jsonb, 'iu-prove')", [key, value])
+    evidence.expect("SQLSTATE", have=state, want="IU006", note=message)
+    evidence.expect("message", have=message, want=f"config refused: value for {key} is NULL")
+    evidence.expect("config rows", have=db.execute(config).fetchall(), want=before)

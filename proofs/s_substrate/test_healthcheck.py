@@ -25,7 +25,7 @@ import pytest
 from psycopg import sql
 
 from iu_prove import pins
-from proofs._substrate import count, healthcheck, set_gate, sqlstate_of
+from proofs._substrate import GATE_STATES, check_with_gate, count, healthcheck, set_gate, sqlstate_of
 
 SURFACES_035 = [
     "config_gates",
@@ -291,3 +291,20 @@ def test_each_surface_turns_red_at_its_edge_and_no_other_moves(db, evidence, cas
         have={k: v for k, v in after.items() if k not in want},
         want={k: v for k, v in before.items() if k not in want},
     )
+
+
+GATED_SURFACES = {
+    "fn_iu_hc_envelope_lifecycle_trigger": ("iu_core.three_axis_auto_refresh_enabled", "auto-refresh gate"),
+    "fn_iu_hc_retention_policies": ("iu_core.retention_enabled", "retention gate"),
+}
+
+
+@pytest.mark.claim("S-11")
+@pytest.mark.parametrize("state", list(GATE_STATES))
+@pytest.mark.parametrize("check", list(GATED_SURFACES))
+def test_a_gated_surface_names_its_gate_open_closed_invalid_or_missing(db, evidence, check, state):
+    """The lifecycle-trigger and retention lines stay green and name their gate: open, closed, invalid or missing."""
+    key, label = GATED_SURFACES[check]
+    ok, detail = check_with_gate(db, check, key, state)
+    evidence.expect("ok", have=ok, want=True, note=detail)
+    evidence.expect("detail ends with", have=detail[-len(f"{label} {state}") :], want=f"{label} {state}", note=detail)
