@@ -137,9 +137,10 @@ def test_actor_scoped_cleanup_on_the_fixtures_prunes_the_fixture_actor_and_skips
     audit_before = ids_of(db, AUDIT)
     dry = _cleanup(db, True, RETENTION_FIXTURE_ACTOR)
     evidence.expect(
-        "dry run per table (expired, skipped)",
-        have={t: [r["expired_rows"], r["skipped"]] for t, r in dry.items()},
-        want={AUDIT: [3, False]} | {t: [None, True] for t in FIXTURE_SKIPPED_TABLES},
+        "dry run per table (expired, deleted, skipped, skip reason)",
+        have={t: [r["expired_rows"], r["deleted_rows"], r["skipped"], r["skip_reason"]] for t, r in dry.items()},
+        want={AUDIT: [3, 0, False, None]}
+        | {t: [None, 0, True, f"public.{t} has no actor column"] for t in FIXTURE_SKIPPED_TABLES},
     )
     set_gate(db, GATE_RETENTION, True)
     live = _cleanup(db, False, RETENTION_FIXTURE_ACTOR)
