@@ -387,7 +387,8 @@ def scale(workdir: Path, pieces: int, collections: int, full_timeout: float, dsn
                     )  # fmt: skip
                 except subprocess.TimeoutExpired:
                     full_runs[label] = (None, None)
-                print(f"  full embedded run on {label}: {full_runs[label][0] or 'timed out'} s", flush=True)
+                seconds = full_runs[label][0]
+                print(f"  full embedded run on {label}: {f'{seconds:.1f} s' if seconds else 'timed out'}", flush=True)
             (t_full_small, run_full_small), (t_full, run_full) = full_runs["small"], full_runs["big"]
             if run_full is None:
                 full = {"seconds": None, "note": f"did not finish in {full_timeout:.0f} s"}

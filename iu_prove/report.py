@@ -160,6 +160,13 @@ def fold_claim(
     }
 
 
+def failed_line(claim: dict[str, Any]) -> str:
+    """A failed claim in one line: its id, the test that failed first (not the claim's first test) and the fact."""
+    failures = claim.get("failures") or []
+    test = failures[0]["test"].split("::")[-1] if failures else ""
+    return f"FAILED claim {claim['id']}" + (f" {test}" if test else "") + f": {claim.get('fact', '')}"
+
+
 def deciding_fact(tests: list[TestOutcome], failures: list[dict[str, str]]) -> str:
     """The one fact a reviewer reads in the claim table (have/want or before → after)."""
     if failures:
@@ -321,7 +328,7 @@ class ReportCollector:
         terminalreporter.write_sep("=", f"proof report: {doc['verdict'].upper()} ({summary})")
         for c in doc["claims"]:
             if c["verdict"] == "failed":
-                terminalreporter.write_line(f"FAILED claim {c['id']}: {c['statement']} — {c['fact']}")
+                terminalreporter.write_line(failed_line(c))
         if doc["interrupted"]:
             terminalreporter.write_line(f"INTERRUPTED: {doc['interrupted']}")
         shown = [n for n in doc["not_run"] if n["kind"] == "environment"]

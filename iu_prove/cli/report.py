@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 
-from iu_prove import merge, reportdiff, tap
+from iu_prove import merge, report, reportdiff, tap
 from iu_prove.errors import run_cli
 
 
@@ -31,7 +31,7 @@ def _merge(args: argparse.Namespace) -> int:
         print(f"{problem['kind'].upper()}: {problem['text']}", file=sys.stderr)
     for c in doc["claims"]:
         if c["verdict"] == "failed":
-            print(f"FAILED claim {c['id']}: {c['statement']} — {c.get('fact', '')}", file=sys.stderr)
+            print(report.failed_line(c), file=sys.stderr)
     print(f"report: {args.out.rstrip('/')}/proof-report.md")
     return doc["run"]["exit_status"]
 

@@ -59,6 +59,12 @@ def test_a_failing_claim_makes_the_run_fail(run):
     assert result.report["verdict"] == "failed"
 
 
+def test_the_terminal_names_the_test_that_failed_not_the_claims_first_test(run):
+    result, _ = run
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("FAILED claim")]
+    assert lines == ["FAILED claim S-2 test_two_part_two: envelope: have [27, 23, 35], want [27, 23, 36]"], lines
+
+
 def test_a_claim_is_proven_only_if_all_its_tests_pass(run):
     result, _ = run
     proofs = {k: v for k, v in result.verdicts().items() if k.startswith("S-")}
