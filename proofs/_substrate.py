@@ -144,6 +144,11 @@ def sqlstate_of(conn: psycopg.Connection, query: str, params: Iterable[object] =
     return None, ""
 
 
+# 045's lock order: a raw write to iu_core_config first locks every config row by key, as
+# fn_iu_core_config_set does, so it cannot deadlock with a concurrent setter (a DELETE or a
+# multi-row write alone locks in physical order, which is the migrations' order, not the keys').
+LOCK_CONFIG_ROWS = "SELECT 1 FROM iu_core_config ORDER BY key FOR UPDATE"
+
 # a gate's states as a healthcheck line names them: open (JSON true), closed (false), invalid (any other
 # JSON value, written raw past fn_iu_core_config_set's type check), missing (no row)
 GATE_STATES = {"open": "true", "closed": "false", "invalid": '"yes"', "missing": None}
@@ -151,6 +156,7 @@ GATE_STATES = {"open": "true", "closed": "false", "invalid": '"yes"', "missing":
 
 def check_with_gate(conn: psycopg.Connection, check: str, key: str, state: str) -> tuple[bool, str]:
     """Put gate ``key`` in ``state`` (GATE_STATES) with raw writes, then (ok, detail) of the check function."""
+    conn.execute(LOCK_CONFIG_ROWS)
     if GATE_STATES[state] is None:
         conn.execute("DELETE FROM iu_core_config WHERE key = %s", [key])
     else:

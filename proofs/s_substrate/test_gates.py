@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from proofs._substrate import GATES, sqlstate_of
+from proofs._substrate import GATES, LOCK_CONFIG_ROWS, sqlstate_of
 
 
 @pytest.mark.claim("S-2")
@@ -69,6 +69,7 @@ CONFIG_CALLS = {
 def test_reading_or_setting_an_unknown_key_is_refused_naming_it_and_every_known_key(db, evidence, call, key, emptied):
     """Reading or setting an unknown or NULL key is refused (IU001) naming it and every known key, or none."""
     if emptied:
+        db.execute(LOCK_CONFIG_ROWS)  # 045's order: a concurrent setter waits instead of deadlocking
         db.execute("DELETE FROM iu_core_config")
     keys = {r[0] for r in db.execute("SELECT key FROM iu_core_config").fetchall()}
     state, message, hint = refusal(db, CONFIG_CALLS[call], [key])
