@@ -3,10 +3,15 @@ reads and writes the substrate, and the load sees no error."""
 
 import shutil
 import subprocess
+import threading
+import time
 
+import psycopg
 import pytest
 
 from iu_prove import nested
+from iu_prove.dsn import connect
+from proofs._substrate import LOCK_CONFIG_ROWS
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +79,66 @@ def test_verdicts_are_unchanged_under_a_concurrent_read_write_load(substrate_clo
         [(c, q.get(c), lo.get(c)) for c in sorted(set(q) | set(lo)) if q.get(c) != lo.get(c)],
     )
     evidence.expect_where("load transactions during the run", len(log_lines), lambda n: n > 0, "> 0")
+
+
+# A proof emptying iu_core_config beside a gate setter: with 045's key order first, or alone (a
+# DELETE locks in physical order: the migrations' order, delivery_enabled before auto_instantiate).
+EMPTYING = {
+    "key-order-first": [LOCK_CONFIG_ROWS, "DELETE FROM iu_core_config"],
+    "alone": ["DELETE FROM iu_core_config"],
+}
+
+
+@pytest.mark.claim("H-6")
+@pytest.mark.parametrize("emptying", list(EMPTYING))
+def test_a_proofs_raw_config_write_waits_for_a_concurrent_setter_instead_of_deadlocking(
+    substrate_clone, evidence, emptying
+):
+    """A proof's DELETE of every config row beside a setter midway through 045's key order: waits, no deadlock."""
+    errors: dict[str, str | None] = {}
+    with connect(substrate_clone) as setter, connect(substrate_clone) as proof:
+        setter.execute("SET deadlock_timeout = '100ms'")
+        proof.execute("SET deadlock_timeout = '100ms'")
+        # the setter's first lock in key order; the rest it takes inside fn_iu_core_config_set below
+        setter.execute("SELECT 1 FROM iu_core_config WHERE key = (SELECT min(key) FROM iu_core_config) FOR UPDATE")
+        proof_pid = proof.info.backend_pid
+
+        def empty() -> None:
+            try:
+                for statement in EMPTYING[emptying]:
+                    proof.execute(statement)
+                errors["proof"] = None
+            except psycopg.Error as exc:
+                errors["proof"] = exc.sqlstate
+            finally:
+                proof.rollback()
+
+        worker = threading.Thread(target=empty)
+        worker.start()
+        waiting = _wait_for_lock_wait(substrate_clone, proof_pid)
+        try:
+            setter.execute("SELECT fn_iu_core_config_set('iu_core.auto_instantiate_enabled', 'true'::jsonb, 'iu-load')")
+            errors["setter"] = None
+        except psycopg.Error as exc:
+            errors["setter"] = exc.sqlstate
+        finally:
+            setter.rollback()
+        worker.join(timeout=30)
+    evidence.expect("the proof waited on a lock before the setter went on", have=waiting, want=True)
+    deadlocks = sorted(who for who, state in errors.items() if state == "40P01")
+    if emptying == "alone":  # the scenario is real: without the key order it deadlocks
+        evidence.expect("sessions aborted by a deadlock", have=len(deadlocks), want=1, rows=[errors])
+    else:
+        evidence.expect("errors (session: SQLSTATE)", have=errors, want={"proof": None, "setter": None})
+
+
+def _wait_for_lock_wait(dsn: str, pid: int, seconds: float = 10.0) -> bool:
+    """True once backend ``pid`` waits on a lock, read from a third session."""
+    deadline = time.monotonic() + seconds
+    with connect(dsn, autocommit=True) as look:
+        while time.monotonic() < deadline:
+            row = look.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+            if row and row[0] == "Lock":
+                return True
+            time.sleep(0.05)
+    return False
