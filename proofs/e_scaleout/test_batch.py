@@ -12,6 +12,7 @@ from fractions import Fraction
 import psycopg
 import pytest
 from hypothesis import example, given
+from psycopg import sql
 
 from iu_prove.profiles import scaleout_sizes
 from proofs.e_scaleout import _scaleout as sc
@@ -244,3 +245,56 @@ def test_instance_codes_name_the_actor_hash_the_slot_and_the_template(db, eviden
         have=[r["instance_code"] for r in rows],
         want=[f"{prefix}-{r['ordinal']:04d}-{r['template_code']}-v{r['template_version']}" for r in rows],
     )
+
+
+# 042: the tables a large batch grows, re-analyzed at 256, 512, 1024, … instances
+GROWN_TABLES = (
+    "event_outbox",
+    "information_unit",
+    "iu_auto_instantiate_event_log",
+    "iu_collection_template_instance_lineage",
+    "iu_piece_membership",
+    "iu_three_axis_envelope_dirty",
+)
+# read with stats_fetch_consistency = none: ANALYZE reports to the shared statistics at once
+ANALYZE_COUNTS = "SELECT schemaname || '.' || relname, analyze_count FROM pg_stat_user_tables ORDER BY 1"
+
+
+def _analyzed_by(db: psycopg.Connection, call: str) -> tuple[int, list[str]]:
+    """(what ``call`` returns, the tables whose manual-analyze count it raised)."""
+    before = dict(db.execute(ANALYZE_COUNTS).fetchall())
+    returned = db.execute(call).fetchone()[0]
+    after = dict(db.execute(ANALYZE_COUNTS).fetchall())
+    return returned, sorted(t for t, n in after.items() if n > before.get(t, 0))
+
+
+@pytest.mark.claim("E-1")
+@pytest.mark.intrusive
+def test_a_batch_re_plans_by_analyzing_exactly_the_six_public_tables_it_grows_where_the_role_may(db, evidence):
+    """The re-plan analyzes the six public tables a batch grows (none elsewhere) as owner or superuser, else none."""
+    db.execute("SELECT set_config('stats_fetch_consistency', 'none', true)")
+    # a look-alike outside public: same name as a grown table, must not be analyzed
+    db.execute("CREATE SCHEMA iu_e1_lookalike")
+    db.execute("CREATE TABLE iu_e1_lookalike.event_outbox (id int)")
+    db.execute("INSERT INTO iu_e1_lookalike.event_outbox VALUES (1)")
+    returned, analyzed = _analyzed_by(db, "SELECT fn_iu_bounded_scaleout_replan()")
+    want = [f"public.{t}" for t in GROWN_TABLES]
+    evidence.expect("tables analyzed (as the owner)", have=analyzed, want=want)
+    evidence.expect("returned (as the owner)", have=returned, want=len(want))
+    # pg_read_all_stats: a predefined role that is no superuser and owns no table
+    db.execute("SET LOCAL ROLE pg_read_all_stats")
+    returned, analyzed = _analyzed_by(db, "SELECT fn_iu_bounded_scaleout_replan()")
+    db.execute("RESET ROLE")
+    evidence.expect("tables analyzed (a role owning none)", have=analyzed, want=[])
+    evidence.expect("returned (a role owning none)", have=returned, want=0)
+    # a role that is no superuser but a member of the tables' owner may analyze them
+    owner = db.execute(
+        "SELECT relowner::regrole::text FROM pg_class WHERE oid = 'information_unit'::regclass"
+    ).fetchone()[0]
+    db.execute("CREATE ROLE iu_e1_owner_member NOLOGIN NOSUPERUSER")
+    db.execute(sql.SQL("GRANT {} TO iu_e1_owner_member").format(sql.Identifier(owner)))
+    db.execute("SET LOCAL ROLE iu_e1_owner_member")
+    returned, analyzed = _analyzed_by(db, "SELECT fn_iu_bounded_scaleout_replan()")
+    db.execute("RESET ROLE")
+    evidence.expect("tables analyzed (a member of the owner, no superuser)", have=analyzed, want=want)
+    evidence.expect("returned (a member of the owner, no superuser)", have=returned, want=len(want))

@@ -319,3 +319,33 @@ def test_an_actor_column_that_drifts_after_registration_stops_the_cleanup_before
     evidence.expect("SQLSTATE", have=state, want="IU051", rows=[message])
     evidence.expect_true("the message names the policy", "iu_x_probe_log" in message, rows=[message])
     evidence.expect("nothing deleted", have=fingerprints(db, tables), want=before)
+
+
+@pytest.mark.claim("X-1")
+@pytest.mark.intrusive
+def test_a_skipped_table_whose_name_needs_quoting_is_named_as_a_quoted_identifier(db, evidence):
+    """A policy table without an actor column whose name needs quotes is skipped as public."Its Name"."""
+    name = "Retention Probe Log"
+    db.execute(
+        sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, occurred_at timestamptz NOT NULL)").format(sql.Identifier(name))
+    )
+    db.execute(
+        "INSERT INTO iu_core_retention_policy (table_name, timestamp_column, retain, registered_in) "
+        "VALUES (%s, 'occurred_at', '1 day', 'proof')",
+        [name],
+    )
+    db.execute(sql.SQL("INSERT INTO {} VALUES (1, now() - interval '2 days')").format(sql.Identifier(name)))
+    # the oracle: psycopg's identifier quoting, "Retention Probe Log"
+    want_reason = f"public.{sql.Identifier(name).as_string(db)} has no actor column"
+    dry = _cleanup(db, True, RETENTION_FIXTURE_ACTOR)
+    row = dry.get(name, {})
+    evidence.expect(
+        "the quoted table's row (expired, deleted, skipped, skip reason)",
+        have=[row.get("expired_rows"), row.get("deleted_rows"), row.get("skipped"), row.get("skip_reason")],
+        want=[None, 0, True, want_reason],
+    )
+    evidence.expect(
+        "its rows after the dry run",
+        have=scalar(db, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))),
+        want=1,
+    )
