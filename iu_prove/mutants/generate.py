@@ -1,7 +1,10 @@
-"""Mutants of the substrate's functions, made at token offsets of their bodies.
+"""Mutants of the substrate's functions and views, made at token offsets of their bodies.
 
-The bodies come from ``pg_proc`` of a migrated database; each function is
-attributed to the last migration that creates it. pglast (the server's own
+The bodies come from ``pg_proc`` (and, for views, ``pg_get_viewdef``) of a
+migrated database; each function or view is attributed to the last migration
+that creates it. A view is mutated as one SQL region of its query and applied
+with ``CREATE OR REPLACE VIEW`` (a mutant that changes its columns does not
+compile). pglast (the server's own
 scanner and parsers) finds what to mutate and checks that a mutant still
 parses; the database then has the last word (``compiles``).
 
@@ -59,7 +62,8 @@ _BOUNDARY = {
     "SET", "IF_P", "CASE", "USING", "FOR", "DO", "COLON_EQUALS", "EQUALS_GREATER", "WINDOW", "RETURN",
 }  # fmt: skip
 _DEF_RE = re.compile(
-    r"create\s+(?:or\s+replace\s+)?function\s+(?:(?:\"?[a-z_][a-z0-9_]*\"?)\.)?\"?([a-z_][a-z0-9_]*)\"?\s*\(",
+    r"create\s+(?:or\s+replace\s+)?(?:function\s+(?:(?:\"?[a-z_][a-z0-9_]*\"?)\.)?\"?([a-z_][a-z0-9_]*)\"?\s*\("
+    r"|view\s+(?:(?:\"?[a-z_][a-z0-9_]*\"?)\.)?\"?([a-z_][a-z0-9_]*)\"?\s+as\b)",
     re.IGNORECASE,
 )
 
@@ -67,10 +71,10 @@ _DEF_RE = re.compile(
 @dataclass(frozen=True)
 class Function:
     oid: int
-    signature: str  # name(argtypes)
+    signature: str  # name(argtypes); a view's name
     name: str
-    language: str
-    source: str  # prosrc: the body
+    language: str  # plpgsql or sql (a view: sql)
+    source: str  # prosrc: the body; a view's query
     definition: str  # pg_get_functiondef
     migration: str  # the last migration that creates it, e.g. "042"
 
@@ -98,11 +102,11 @@ class Mutant:
 
 
 def migration_of_functions(directory=paths.MIGRATIONS) -> dict[str, str]:
-    """Function name → number of the last migration that creates it."""
+    """Function or view name → number of the last migration that creates it."""
     found: dict[str, str] = {}
     for path in sorted(directory.glob("[0-9][0-9][0-9]_*.sql")):
         for match in _DEF_RE.finditer(path.read_text()):
-            found[match[1].lower()] = path.name[:3]
+            found[(match[1] or match[2]).lower()] = path.name[:3]
     return found
 
 
@@ -122,11 +126,34 @@ def load_functions(conn: psycopg.Connection) -> list[Function]:
         ORDER BY p.oid::regprocedure::text
         """
     ).fetchall()
-    return [
+    functions = [
         Function(oid, sig, name, lang, src, definition, owners[name.lower()])
         for oid, sig, name, lang, src, definition in rows
         if name.lower() in owners
     ]
+    return functions + load_views(conn, owners)
+
+
+def load_views(conn: psycopg.Connection, owners: dict[str, str]) -> list[Function]:
+    """Every view of the migrations, as an SQL body: its query, replaced with CREATE OR REPLACE VIEW."""
+    rows = conn.execute(
+        """
+        SELECT c.oid, c.relname, pg_get_viewdef(c.oid), c.reloptions
+        FROM pg_class c
+        WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+        ORDER BY c.relname
+        """
+    ).fetchall()
+    views = []
+    for oid, name, query, options in rows:
+        if name.lower() not in owners:
+            continue
+        with_options = f" WITH ({', '.join(options)})" if options else ""
+        definition = f"CREATE OR REPLACE VIEW public.{name}{with_options} AS\n{query}"
+        views.append(Function(oid, name, name, "sql", query, definition, owners[name.lower()]))
+    return views
 
 
 # -- regions ------------------------------------------------------------------
