@@ -173,3 +173,79 @@ def test_verify_batch_fails_naming_each_broken_check_alone(fresh_database, evide
     else:
         evidence.expect_where("exit", result.returncode, lambda rc: rc != 0, "non-zero")
         evidence.expect_true(f"{check} is named failed", check in failed, rows=[error or result.stderr[-400:]])
+
+
+# One instance of a batch broken each way alone (and two ways at once); the orphan view must name it
+# with exactly the reasons its rows give, and no other instance of the batch.
+BREAKS = {
+    "healthy": [],
+    "collection turned into a piece": ["UPDATE information_unit SET kind = 'piece' WHERE id = %(id)s"],
+    "memberships removed": ["DELETE FROM iu_piece_membership WHERE collection_id = %(id)s"],
+    "template unlinked": [
+        "UPDATE iu_collection_template_instance_lineage SET template_id = NULL WHERE instance_collection_id = %(id)s"
+    ],
+    "turned into a piece and memberships removed": [
+        "DELETE FROM iu_piece_membership WHERE collection_id = %(id)s",
+        "UPDATE information_unit SET kind = 'piece' WHERE id = %(id)s",
+    ],
+}
+WANT_REASONS = {
+    "healthy": [],
+    "collection turned into a piece": ["instance_collection_missing"],
+    "memberships removed": ["instance_has_no_memberships"],
+    "template unlinked": ["template_missing"],
+    "turned into a piece and memberships removed": ["instance_collection_missing"],
+}
+BATCH_ORPHAN_ORACLE = """
+SELECT l.id, l.instance_collection_id,
+       EXISTS (SELECT 1 FROM information_unit u WHERE u.id = l.instance_collection_id AND u.kind = 'collection'),
+       EXISTS (SELECT 1 FROM iu_piece_membership m WHERE m.collection_id = l.instance_collection_id),
+       EXISTS (SELECT 1 FROM iu_collection_template t WHERE t.id = l.template_id)
+  FROM iu_collection_template_instance_lineage l
+ WHERE l.actor = %s
+"""
+
+
+def _expected_orphans(db, actor: str) -> list[tuple[str, str]]:
+    """(lineage id, reason) computed in Python from the batch's raw rows, one existence test each."""
+    out = []
+    for lineage_id, _collection, is_collection, has_members, has_template in db.execute(
+        BATCH_ORPHAN_ORACLE, [actor]
+    ).fetchall():
+        if not is_collection:
+            out.append((str(lineage_id), "instance_collection_missing"))
+        elif not has_members:
+            out.append((str(lineage_id), "instance_has_no_memberships"))
+        if not has_template:
+            out.append((str(lineage_id), "template_missing"))
+    return sorted(out)
+
+
+@pytest.mark.claim("E-4")
+@pytest.mark.parametrize("case", list(BREAKS))
+def test_the_orphan_view_names_each_broken_instance_with_its_reasons_and_no_other(rolled_back, evidence, case):
+    """The orphan view names a batch instance broken each way alone with its reason, and no healthy instance."""
+    with rolled_back() as db:
+        actor = sc.fresh_actor(db, "iu-core-e4-orphans")
+        rows = sc.scaleout(db, 4, actor)
+        broken = rows[1]["instance_id"]
+        for statement in BREAKS[case]:
+            db.execute(statement, {"id": broken})
+        lineage_of_broken = str(
+            db.execute(
+                "SELECT id FROM iu_collection_template_instance_lineage WHERE instance_collection_id = %s", [broken]
+            ).fetchone()[0]
+        )
+        want = _expected_orphans(db, actor)
+        have = sorted(
+            (str(r[0]), r[1])
+            for r in db.execute(
+                "SELECT lineage_id, reason FROM v_iu_lineage_orphans WHERE actor = %s", [actor]
+            ).fetchall()
+        )
+    evidence.expect(
+        "the designed break, as the raw rows give it (lineage, reason)",
+        have=want,
+        want=[(lineage_of_broken, r) for r in WANT_REASONS[case]],
+    )
+    evidence.expect("orphan rows of the batch (lineage, reason)", have=have, want=want)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proofs.x_cross_cutting._support import LINEAGE, sqlstate_of
+from proofs.x_cross_cutting._support import LINEAGE, instantiate_batch, sqlstate_of
 
 # fixtures/seed/README.md, "Shared pieces": a piece in more than one template code@version — exactly these 8.
 EXPECTED_SHARED = {
@@ -203,3 +203,65 @@ def test_registering_a_template_refuses_each_bad_argument_alone(db, evidence, ca
     evidence.expect("SQLSTATE", have=state, want=refusal[0], rows=[message])
     evidence.expect(f"message ends with {refusal[1]!r}", have=message.endswith(refusal[1]), want=True, rows=[message])
     evidence.expect("templates registered", have=after - before, want=0)
+
+
+@pytest.mark.claim("X-4")
+def test_a_shared_pieces_instance_count_counts_template_instances_only(rolled_back, evidence):
+    """A shared piece's instance count is the template instances holding it; a plain collection holding it adds 0."""
+    with rolled_back() as db:
+        instantiate_batch(db, "iu-x-sharing-batch", 12)  # every template in turn, twice at most
+        db.execute("SELECT fn_iu_compose('X4-PLAIN', %s, 'iu-prove')", [sorted(EXPECTED_SHARED)])
+        counts = _instance_counts(db)
+        plain = {
+            r[0]
+            for r in db.execute(
+                "SELECT p.code FROM iu_piece_membership m JOIN information_unit c ON c.id = m.collection_id "
+                "JOIN information_unit p ON p.id = m.piece_id WHERE c.code = 'X4-PLAIN'"
+            ).fetchall()
+        }
+        view = _surface(db, "v_iu_cross_template_piece_sharing")
+        templates = _templates(db)
+    want = {p: row | {"instance_count": counts.get(p, 0)} for p, row in sharing_of(templates).items()}
+    held = sorted(p for p in view if counts.get(p, 0) >= 2 and p in plain)
+    evidence.record("instance counts per shared piece", {p: r["instance_count"] for p, r in view.items()})
+    evidence.expect_true("some shared piece is held by 2+ instances and the plain collection", bool(held), rows=held)
+    evidence.expect_no_rows("view rows differing from the recomputation (piece, view, recomputed)", _diff(view, want))
+
+
+# a shared code that names no piece: a collection's code, and a code no unit has
+NOT_A_PIECE = {"a collection's code": "DIEU", "no unit at all": "X4-NO-SUCH-PIECE"}
+
+
+@pytest.mark.claim("X-4")
+@pytest.mark.parametrize("case", list(NOT_A_PIECE))
+def test_a_shared_code_naming_no_piece_is_listed_without_a_piece(db, evidence, case):
+    """A code two templates share that names no piece (a collection's, or none) is listed with no piece id or state."""
+    code = NOT_A_PIECE[case]
+    for template in ("X4-A", "X4-B"):
+        db.execute(
+            "INSERT INTO iu_collection_template (code, version, kind, piece_codes, template_digest) "
+            "VALUES (%s, 1, 'file', %s, 'x4')",
+            [template, [code, "TPL-P01"]],
+        )
+    row = db.execute(
+        "SELECT piece_id, piece_lifecycle_state, instance_count, templates "
+        "FROM v_iu_cross_template_piece_sharing WHERE piece_code = %s",
+        [code],
+    ).fetchall()
+    evidence.expect(
+        "the code's rows (piece id, state, instances, templates)",
+        have=row,
+        want=[(None, None, 0, ["X4-A@1", "X4-B@1"])],
+    )
+    pieces = dict(
+        db.execute("SELECT code, (id, lifecycle_state)::text FROM information_unit WHERE kind = 'piece'").fetchall()
+    )
+    shared = db.execute(
+        "SELECT piece_code, (piece_id, piece_lifecycle_state)::text FROM v_iu_cross_template_piece_sharing "
+        "WHERE piece_code <> %s",
+        [code],
+    ).fetchall()
+    evidence.expect_no_rows(
+        "shared pieces whose (id, state) is not their piece's (code, view, piece)",
+        [(c, v, pieces.get(c)) for c, v in shared if v != pieces.get(c)],
+    )
