@@ -88,7 +88,8 @@ def test_the_generator_makes_every_operator_and_checks_what_it_makes():
         "  IF p_a IS NULL OR p_n < 1 AND NOT p_flag THEN RETURN coalesce(p_x, 0); END IF;\n"
         "  UPDATE t SET a = 1 WHERE b = true AND c > 2;\n"
         "  EXECUTE format('SELECT %I', quote_ident(p_t));\n"
-        "  RETURN 1;\n"
+        "  RETURN (SELECT DISTINCT greatest(p_n - 1, 2) FROM t LEFT JOIN u ON true\n"
+        "           WHERE t.at > now() - interval '1 day' ORDER BY 1 DESC LIMIT 1);\n"
         "END"
     )
     fn = generate.Function(
@@ -110,6 +111,9 @@ def test_the_generator_makes_every_operator_and_checks_what_it_makes():
     fmt = "EXECUTE format('SELECT %I', quote_ident(p_t));"
     assert f"L4: {fmt} → {fmt.replace('%I', '%s')}" in diffs
     assert f"L4: {fmt} → {fmt.replace('quote_ident(p_t)', '(p_t)')}" in diffs
+    window = "WHERE t.at > now() - interval '1 day' ORDER BY 1 DESC LIMIT 1);"
+    assert f"L6: {window} → {window.replace('1 day', '2 day')}" in diffs
+    assert not any("count(/)" in d or "SELECT /" in d for d in diffs), "a star is not a product"
     assert all(m.compiles is None and m.sql for m in made)
     broken = fn.replace_sql(body.replace("p_n < 1", "p_n < < 1"))
     assert "< <" in broken

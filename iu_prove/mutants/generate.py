@@ -51,7 +51,15 @@ OPERATORS = (
     "integer",  # integer literal ± 1
     "coalesce-default",  # coalesce(a, …, d) → coalesce(a, …, NULL)
     "not",  # NOT removed
+    "arithmetic",  # + ↔ -, * ↔ /
+    "min-max",  # min ↔ max, greatest ↔ least
+    "outer-join",  # LEFT [OUTER] JOIN → JOIN
+    "distinct",  # DISTINCT removed (SELECT DISTINCT, an aggregate's DISTINCT; not DISTINCT ON)
+    "order",  # ASC ↔ DESC
+    "interval",  # the first number of an interval literal ± 1 ('90 days' → '91 days')
 )
+_ARITHMETIC = {"ASCII_43": "-", "ASCII_45": "+", "ASCII_42": "/", "ASCII_47": "*"}
+_MIN_MAX = {"min": "max", "max": "min", "greatest": "least", "least": "greatest"}
 
 _SWAP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "=": "<>", "<>": "=", "!=": "="}
 _COMPARISON_TOKENS = {"ASCII_60", "ASCII_62", "ASCII_61", "LESS_EQUALS", "GREATER_EQUALS", "NOT_EQUALS"}
@@ -389,6 +397,23 @@ def _edits(toks: list[_Tok], message: bool = False) -> Iterator[tuple[str, int, 
                     yield ("format-ident", lit.start + m.end() - 1, lit.start + m.end(), "s")
             elif name == "quote_ident":
                 yield ("quote-ident", t.start, nxt.end, "(")
+        elif t.name in _ARITHMETIC and not (t.name == "ASCII_42" and _is_star(prev, nxt)):
+            yield ("arithmetic", t.start, t.end, _ARITHMETIC[t.name])
+        elif t.text.lower() in _MIN_MAX and nxt is not None and nxt.name == "ASCII_40":
+            yield ("min-max", t.start, t.end, _MIN_MAX[t.text.lower()])
+        elif t.name == "LEFT" and nxt is not None and nxt.name in ("JOIN", "OUTER_P"):
+            yield ("outer-join", t.start, nxt.start if nxt.name == "JOIN" else toks[i + 2].start, "")
+        elif t.name == "DISTINCT" and (prev is None or prev.name not in ("IS", "NOT")):
+            if nxt is not None and nxt.name != "ON":
+                yield ("distinct", t.start, nxt.start, "")
+        elif t.name in ("ASC", "DESC"):
+            yield ("order", t.start, t.end, "DESC" if t.name == "ASC" else "ASC")
+        elif t.name == "SCONST" and _is_interval_literal(toks, i):
+            number = re.search(r"\d+", t.text)
+            if number is not None:
+                value = int(number[0])
+                for bumped in (value + 1, value - 1) if value > 0 else (value + 1,):
+                    yield ("interval", t.start + number.start(), t.start + number.end(), str(bumped))
         if t.name == "COALESCE" and nxt is not None and nxt.name == "ASCII_40":
             close = _matching_close(toks, i + 1)
             if close is None:
@@ -399,6 +424,23 @@ def _edits(toks: list[_Tok], message: bool = False) -> Iterator[tuple[str, int, 
                 default = toks[last + 1 : close]
                 if not (len(default) == 1 and default[0].name == "NULL_P"):
                     yield ("coalesce-default", toks[last + 1].start, toks[close - 1].end, "NULL")
+
+
+def _is_star(prev: _Tok | None, nxt: _Tok | None) -> bool:
+    """Is this ``*`` a star (``SELECT *``, ``count(*)``, ``t.*``), not a product?"""
+    return (
+        prev is None
+        or prev.name in ("SELECT", "ASCII_40", "ASCII_44", "ASCII_46")
+        or nxt is None
+        or (nxt.name in ("FROM", "ASCII_41", "ASCII_44"))
+    )
+
+
+def _is_interval_literal(toks: list[_Tok], i: int) -> bool:
+    """Is toks[i] (a string constant) an interval: ``interval '…'`` or ``'…'::interval``?"""
+    before = toks[i - 1].name if i > 0 else ""
+    after = [t.name for t in toks[i + 1 : i + 3]]
+    return before == "INTERVAL" or after == ["TYPECAST", "INTERVAL"]
 
 
 def _diff_line(body: str, start: int, end: int, replacement: str) -> tuple[int, str]:

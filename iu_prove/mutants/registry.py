@@ -133,17 +133,21 @@ def _next(item: pytest.Item, everything: list[pytest.Item], leave_module: bool) 
     return next((o for o in everything if o.module is not item.module), item)  # type: ignore[attr-defined]
 
 
-# every public function's definition: a sabotage that rewrites one from its definition must change it
+# every public function's and view's definition: a sabotage that rewrites one from its definition must change it
 FUNCTION_SOURCES = """
-SELECT md5(string_agg(pg_get_functiondef(p.oid), ',' ORDER BY p.oid))
-  FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('f', 'p')
+SELECT md5((SELECT string_agg(pg_get_functiondef(p.oid), ',' ORDER BY p.oid)
+              FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prokind IN ('f', 'p'))
+           || (SELECT coalesce(string_agg(pg_get_viewdef(c.oid), ',' ORDER BY c.oid), '')
+                 FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v'))
 """
+REWRITES = ("pg_get_functiondef", "pg_get_viewdef")
 
 
 def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
     """Sabotage id → '' when its SQL applies in a rolled-back transaction of a clone, else the
-    error; one that rewrites a function from its definition (``pg_get_functiondef``) but
-    leaves every function as it was — a replaced text no longer there — is an error too."""
+    error; one that rewrites a function or view from its definition (``pg_get_functiondef``,
+    ``pg_get_viewdef``) but leaves every one as it was — a replaced text no longer there — is
+    an error too."""
     name = database_name("regcheck")
     dsn = tgt.clone(name)
     found = {}
@@ -162,9 +166,11 @@ def _check_applies(tgt, wanted: list[Sabotage]) -> dict[str, str]:
                         before = conn.execute(FUNCTION_SOURCES).fetchone()[0]
                         conn.execute(sab.sql)
                         unchanged = conn.execute(FUNCTION_SOURCES).fetchone()[0] == before
-                    rewrites = "pg_get_functiondef" in sab.sql
+                    rewrites = any(r in sab.sql for r in REWRITES)
                     found[sab.id] = (
-                        "it rewrites a function but changes none (text not found)" if rewrites and unchanged else ""
+                        "it rewrites a function or view but changes none (text not found)"
+                        if rewrites and unchanged
+                        else ""
                     )
                 except psycopg.Error as exc:
                     found[sab.id] = str(exc).splitlines()[0][:200]

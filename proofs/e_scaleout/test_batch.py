@@ -205,11 +205,20 @@ def test_the_plan_refuses_a_bad_n_or_share_and_a_kind_it_cannot_fill(db, evidenc
             evidence.expect(
                 f"no {kind} template: a plan needing one is refused, one of {other} alone is made",
                 have=[
-                    _plan_outcome(db, 1, needs)[0],
-                    _plan_outcome(db, 3, Decimal(2) / 3)[0],
+                    _plan_outcome(db, 1, needs),
+                    _plan_outcome(db, 3, Decimal(2) / 3),
                     _plan_outcome(db, 3, only_other),
                 ],
-                want=["IU024", "IU024", (None, other[0] * 3)],
+                want=[
+                    ("IU024", f"scaleout refused: 1 {kind} instance(s) planned but no {kind} template is instantiable"),
+                    # N = 3 at 2/3: 2 workflow and 1 file instance planned; the message counts the missing kind
+                    (
+                        "IU024",
+                        f"scaleout refused: {2 if kind == 'workflow' else 1} {kind} instance(s) planned "
+                        f"but no {kind} template is instantiable",
+                    ),
+                    (None, other[0] * 3),
+                ],
             )
 
     for kind in ("workflow", "file"):

@@ -78,3 +78,43 @@ def test_the_postcondition_refuses_a_batch_with_a_single_thing_wrong(db, evidenc
         have=[outcome(2, True), outcome(3, True), outcome(1, True), outcome(2, False)],
         want=[None, "IU025", "IU025", "IU025"],
     )
+
+
+# One thing wrong at a time after a live batch of 3, and the problem the postcondition must name for it
+POSTCONDITION_BREAKS = {
+    "a digest mismatch": (
+        "UPDATE iu_auto_instantiate_event_log SET digest_matches_template = false WHERE id = "
+        "(SELECT min(id::text)::uuid FROM iu_auto_instantiate_event_log WHERE triggered_by = %(a)s)",
+        "1 of 3 instances do not match their template digest",
+    ),
+    "a lineage row missing": (
+        "DELETE FROM iu_collection_template_instance_lineage WHERE id = "
+        "(SELECT min(id::text)::uuid FROM iu_collection_template_instance_lineage WHERE actor = %(a)s)",
+        "2 lineage rows, expected 3",
+    ),
+    "a dry-run audit row besides": (
+        "INSERT INTO iu_auto_instantiate_event_log (template_code, template_version, triggered_by, dry_run) "
+        "VALUES ('WF-REVIEW', 1, %(a)s, true)",
+        "3 live audit rows (and 1 others), expected 3",
+    ),
+    "the gate left open": (
+        "SELECT fn_iu_core_config_set('iu_core.auto_instantiate_enabled', 'true'::jsonb, %(a)s)",
+        "gate iu_core.auto_instantiate_enabled is still open",
+    ),
+}
+
+
+@pytest.mark.claim("E-9")
+@pytest.mark.parametrize("case", list(POSTCONDITION_BREAKS))
+def test_the_postcondition_names_each_problem_alone_with_its_counts(db, evidence, case):
+    """After a live batch of 3 with one thing wrong, the postcondition raises IU025 naming exactly that problem."""
+    actor = sc.fresh_actor(db, "iu-prove-e9-problems")
+    sc.scaleout(db, 3, actor)
+    statement, problem = POSTCONDITION_BREAKS[case]
+    db.execute(statement, {"a": actor})
+    error = sc.refusal(db, lambda: db.execute("SELECT fn_iu_bounded_scaleout_assert(%s, 3, false)", [actor]))
+    evidence.expect(
+        "SQLSTATE and message",
+        have=[sc.sqlstate(error), error.diag.message_primary if error else None],
+        want=["IU025", f"scaleout aborted: batch of actor '{actor}' is not as planned: {problem}"],
+    )

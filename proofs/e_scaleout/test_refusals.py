@@ -226,6 +226,7 @@ ARGS_CASES = [
     (("5", "3:0", None, None), (5, Fraction(1), 40, "false")),
     (("5", "0:3", None, None), (5, Fraction(0), 40, "false")),
     (("5", "1:4", None, None), (5, Fraction(1, 5), 40, "false")),
+    (("5", "3:3", None, None), (5, Fraction(1, 2), 40, "false")),  # equal parts: their sum, not difference, is 6
     (("5", "0:0", None, None), ("IU021", "scaleout refused: workflow share 0:0 names no instances")),
     (("5", "0.25", None, "off"), (5, Fraction(1, 4), 40, "false")),
     (("5", ".5", None, "1"), (5, Fraction(1, 2), 40, "true")),

@@ -310,3 +310,29 @@ def test_the_envelope_counts_member_pieces_only_and_refuses_a_non_collection(db,
 
 def model_id(db, code: str) -> str:
     return str(db.execute("SELECT id FROM information_unit WHERE code = %s", [code]).fetchone()[0])
+
+
+@pytest.mark.claim("S-6")
+def test_storing_envelopes_for_a_list_naming_a_collection_twice_stores_it_once_as_the_model(db, evidence):
+    """Storing the envelopes of [A, B, A] writes A and B once each (2 rows), each equal to the model."""
+    db.execute("SELECT fn_iu_compose('S6-TWICE', ARRAY['TPL-P01', 'TPL-P02'], 'iu-prove')")
+    codes = {v: k for k, v in ids_of(db, ["DIEU", "S6-TWICE"]).items()}
+    dieu, twice = codes["DIEU"], codes["S6-TWICE"]
+    stored = db.execute(
+        "SELECT fn_iu_three_axis_envelope_store(ARRAY[%s, %s, %s]::uuid[])", [twice, dieu, twice]
+    ).fetchone()[0]
+    have = {
+        code: list(
+            db.execute(
+                "SELECT axis_a_count, axis_b_count, axis_c_count FROM iu_three_axis_envelope WHERE collection_id = %s",
+                [cid],
+            ).fetchone()
+        )
+        for code, cid in (("DIEU", dieu), ("S6-TWICE", twice))
+    }
+    evidence.expect("rows stored", have=stored, want=2)
+    evidence.expect(
+        "stored envelopes",
+        have=have,
+        want={"DIEU": list(DIEU_ENVELOPE), "S6-TWICE": model.envelope_of_code(db, "S6-TWICE")},
+    )

@@ -155,3 +155,39 @@ def test_a_piece_edited_after_registration_makes_the_instance_digest_differ_and_
         want=[False, True],
         rows=[surface[1]],
     )
+
+
+AUDIT_VIEW_SQL = """
+SELECT id, template_id, template_kind, lineage_id FROM v_iu_auto_instantiate_event_log WHERE triggered_by = %s
+"""
+AUDIT_RAW_SQL = """
+SELECT a.id,
+       (SELECT t.id FROM iu_collection_template t WHERE t.code = a.template_code AND t.version = a.template_version),
+       (SELECT t.kind FROM iu_collection_template t WHERE t.code = a.template_code AND t.version = a.template_version),
+       (SELECT l.id FROM iu_collection_template_instance_lineage l
+         WHERE l.instance_collection_id = a.instance_collection_id)
+  FROM iu_auto_instantiate_event_log a WHERE a.triggered_by = %s
+"""
+
+
+@pytest.mark.claim("S-9")
+def test_the_audit_view_lists_every_audit_row_once_with_or_without_its_template_and_lineage(db, evidence):
+    """The audit view lists each audit row once: live, dry run (no lineage), and one naming no template."""
+    actor = "iu-prove-s9-audit-view"
+    db.execute("SELECT fn_iu_core_config_set(%s, 'true'::jsonb, %s)", [GATE, actor])
+    instantiate(db, TEMPLATE, actor)
+    instantiate(db, TEMPLATE, actor, dry_run=True)
+    db.execute(
+        "INSERT INTO iu_auto_instantiate_event_log (template_code, template_version, triggered_by, dry_run) "
+        "VALUES ('S9-NO-SUCH-TEMPLATE', 1, %s, true)",
+        [actor],
+    )
+    have = sorted(tuple(map(str, r)) for r in db.execute(AUDIT_VIEW_SQL, [actor]).fetchall())
+    want = sorted(tuple(map(str, r)) for r in db.execute(AUDIT_RAW_SQL, [actor]).fetchall())
+    evidence.expect("audit rows of the actor (raw)", have=len(want), want=3)
+    evidence.expect(
+        "rows without a template or a lineage (raw)",
+        have=[sum(r[1] == "None" for r in want), sum(r[3] == "None" for r in want)],
+        want=[1, 2],
+    )
+    evidence.expect("view rows (id, template id, kind, lineage id)", have=have, want=want)

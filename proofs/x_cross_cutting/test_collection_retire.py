@@ -161,9 +161,9 @@ def test_retire_dry_run_changes_nothing_and_live_retires_exactly_the_actors_inst
         )
         again = _retire(db, actor, False)
         evidence.expect(
-            "a second live run retires nothing more (already_retired, retired, envelopes_dirty)",
-            have=[again["already_retired"], again["retired"], again["envelopes_dirty"]],
-            want=[len(mine), 0, 0],
+            "a second live run retires nothing more (already_retired, to_retire, retired, envelopes_dirty)",
+            have=[again["already_retired"], again["to_retire"], again["retired"], again["envelopes_dirty"]],
+            want=[len(mine), 0, 0, 0],
         )
 
 

@@ -6,10 +6,10 @@ from collections import defaultdict
 
 import psycopg
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from proofs.x_cross_cutting._support import LINEAGE, instantiate_batch, sqlstate_of
+from proofs.x_cross_cutting._support import GATE_INSTANTIATE, LINEAGE, instantiate_batch, set_gate, sqlstate_of
 
 # fixtures/seed/README.md, "Shared pieces": a piece in more than one template code@version — exactly these 8.
 EXPECTED_SHARED = {
@@ -127,6 +127,7 @@ def test_the_sharing_view_and_command_equal_a_recomputation_from_the_templates(d
     pieces=st.lists(st.sampled_from(POOL), min_size=1, max_size=8),
     kind=st.sampled_from(["workflow", "file"]),
 )
+@example(pieces=["TPL-P24", "TPL-P24"], kind="file")  # listed twice in one template: not shared by that alone
 def test_a_new_template_changes_the_surface_exactly_as_its_pieces_predict(rolled_back, evidence, pieces, kind):
     """A new template sharing pieces (repeats allowed) changes the surface exactly as its pieces predict."""
     evidence.add("probe template pieces", len(pieces))
@@ -207,9 +208,14 @@ def test_registering_a_template_refuses_each_bad_argument_alone(db, evidence, ca
 
 @pytest.mark.claim("X-4")
 def test_a_shared_pieces_instance_count_counts_template_instances_only(rolled_back, evidence):
-    """A shared piece's instance count is the template instances holding it; a plain collection holding it adds 0."""
+    """A shared piece's instance count is the template instances holding it (once each); a plain collection adds 0."""
     with rolled_back() as db:
         instantiate_batch(db, "iu-x-sharing-batch", 12)  # every template in turn, twice at most
+        # an instance holding one shared piece at two positions counts once for it
+        db.execute("SELECT fn_iu_template_register('X4-TWICE', 1, 'file', ARRAY['TPL-P01', 'TPL-P01'])")
+        set_gate(db, GATE_INSTANTIATE, True)
+        db.execute("SELECT * FROM dot_iu_auto_instantiate_from_event('X4-TWICE', 'iu-x-sharing-batch', false, 1)")
+        set_gate(db, GATE_INSTANTIATE, False)
         db.execute("SELECT fn_iu_compose('X4-PLAIN', %s, 'iu-prove')", [sorted(EXPECTED_SHARED)])
         counts = _instance_counts(db)
         plain = {
