@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from iu_prove import nested
+from iu_prove.mutants import scripts
 from iu_prove.sabotage import IN_PROCESS_MODES, Sabotage, registry
 
 
@@ -78,10 +79,16 @@ def run_all(
     jobs: int = 2,
     extra_args: list[str] | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    sabotages_too: bool = True,
+    script_mutants: bool = False,
 ) -> list[Outcome]:
     """Transaction- and script-mode sabotages in ``jobs`` in-process sessions
-    (:mod:`iu_prove.mutants.registry`); the others, and any that survive there, in a child run each."""
-    sabotages = [s for s in registry().values() if not only or only in s.id]
+    (:mod:`iu_prove.mutants.registry`); the others, and any that survive there, in a child run each.
+    ``script_mutants``: also the mutants generated from the ops scripts (:mod:`iu_prove.mutants.scripts`),
+    in-process only; ``sabotages_too=False``: those alone."""
+    sabotages = [s for s in registry().values() if sabotages_too and (not only or only in s.id)]
+    if script_mutants:
+        sabotages += [s for s in scripts.generate_all() if not only or only in s.id]
     by_id = {s.id: s for s in sabotages}
     outcomes: dict[str, Outcome] = {}
     started = time.monotonic()
@@ -96,7 +103,8 @@ def run_all(
                 done, deferred = future.result()
                 children += deferred
                 for out in done:
-                    if out.killed or out.error.startswith("the sabotage's SQL"):
+                    final = out.killed or out.error.startswith("the sabotage's SQL")
+                    if final or out.sabotage.startswith(scripts.PREFIX):  # a script mutant has no child run
                         outcomes[out.sabotage] = out
                     else:  # confirmed (or not) by a child run with the run's own Hypothesis profile
                         children.append(out.sabotage)
@@ -173,8 +181,53 @@ def registry_markdown(doc: dict, outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
-def write(outcomes: list[Outcome] | None, report_dir: Path, generated: dict | None = None) -> dict:
-    """mutation-report.{md,json}: the registry matrix and the generated mutants' scores (either may be absent)."""
+def scripts_document(outcomes: list[Outcome]) -> dict:
+    """The ops-script mutants: counts, score, the survivors (with their one-line diff) per script."""
+    per_script: dict[str, dict] = {}
+    for o in outcomes:
+        script = o.sabotage[len(scripts.PREFIX) :].rsplit("/", 2)[0]
+        row = per_script.setdefault(script, {"script": script, "mutants": 0, "killed": 0, "survived": []})
+        row["mutants"] += 1
+        if o.killed:
+            row["killed"] += 1
+        else:
+            row["survived"].append({"id": o.sabotage, "diff": o.description, "claims": o.kills, "error": o.error})
+    total, killed = len(outcomes), sum(o.killed for o in outcomes)
+    return {
+        "mutants": total,
+        "killed": killed,
+        "score": round(killed / total, 4) if total else None,
+        "by_script": sorted(per_script.values(), key=lambda r: r["script"]),
+    }
+
+
+def scripts_markdown(doc: dict) -> list[str]:
+    score = "—" if doc["score"] is None else f"{doc['score'] * 100:.1f}%"
+    lines = [
+        "## Generated ops-script mutants",
+        "",
+        f"**{doc['killed']} of {doc['mutants']} killed — score {score}** (each a copy of `sql/ops` with one edit, "
+        "run against the claims whose proofs name the script)",
+        "",
+        "| script | mutants | killed |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{r['script']}` | {r['mutants']} | {r['killed']} |" for r in doc["by_script"]]
+    survivors = [s for r in doc["by_script"] for s in r["survived"]]
+    if survivors:
+        lines += ["", "### Survivors", ""]
+        lines += [f"- `{s['id']}` ({', '.join(s['claims']) or s['error']}): `{s['diff']}`" for s in survivors]
+    return lines
+
+
+def write(
+    outcomes: list[Outcome] | None,
+    report_dir: Path,
+    generated: dict | None = None,
+    script_outcomes: list[Outcome] | None = None,
+) -> dict:
+    """mutation-report.{md,json}: the registry matrix, the generated mutants' scores and the ops-script
+    mutants (any may be absent)."""
     from iu_prove.mutants import report as generated_report
 
     doc: dict = {"generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
@@ -182,6 +235,9 @@ def write(outcomes: list[Outcome] | None, report_dir: Path, generated: dict | No
     if generated is not None:
         doc["generated"] = generated
         lines += [*generated_report.markdown(generated), ""]
+    if script_outcomes is not None:
+        doc["scripts"] = scripts_document(script_outcomes)
+        lines += [*scripts_markdown(doc["scripts"]), ""]
     if outcomes is not None:
         doc["registry"] = document(outcomes)
         # the registry's summary also at the top, where readers of the earlier shape look for it

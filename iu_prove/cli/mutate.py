@@ -1,9 +1,14 @@
-"""``iu-mutate``: the two mutation matrices, on one embedded cluster.
+"""``iu-mutate``: the mutation matrices, on one embedded cluster.
 
 * **registry** — every registered sabotage (``fixtures/sabotages``), applied
   one at a time, must make the claims it names fail;
-* **generated** — mutants made from every migration function's body
-  (:mod:`iu_prove.mutants`), each run against the proofs that call the function.
+* **generated** — mutants made from every migration function's body and view's
+  query (:mod:`iu_prove.mutants`), each run against the proofs that reach it;
+* **scripts** — mutants made from the operators' scripts (``sql/ops``,
+  :mod:`iu_prove.mutants.scripts`), each run against the claims whose proofs
+  name the script.
+
+``--matrix all`` (the default) runs the three; ``both`` the first two.
 
 Writes reports/mutation-report.{md,json}. Exit 0 when every sabotage is killed
 and the generated score meets its floors, 1 otherwise, 2 on set-up errors.
@@ -22,6 +27,7 @@ from iu_prove.embedded import EmbeddedCluster
 from iu_prove.errors import SetupError
 from iu_prove.mutants import report as generated_report
 from iu_prove.mutants import run as generated_run
+from iu_prove.mutants import scripts
 
 # The goals of the generated score, per migration range.
 FLOORS = {"036+": 0.90, "all": 0.80}
@@ -32,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="only sabotages / generated mutants whose id contains this text")
     parser.add_argument("--jobs", type=int, default=2, help="sabotages or mutant shards run at once (default 2)")
     parser.add_argument("--report-dir", default=config.env("IU_PROVE_REPORT_DIR"))
-    parser.add_argument("--matrix", choices=("both", "registry", "generated"), default="both")
+    parser.add_argument("--matrix", choices=("all", "both", "registry", "generated", "scripts"), default="all")
     parser.add_argument("--sample", type=int, default=0, help="a seeded sample of this many generated mutants")
     parser.add_argument("--seed", type=int, default=16, help="seed of the sample (default 16)")
     parser.add_argument(
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run a generated mutant against at most this many of the proofs that reach it (default 0: all of them)",
     )
     args = parser.parse_args(argv)
-    outcomes = generated = None
+    outcomes = generated = script_outcomes = None
     timings: dict[str, float] = {}
     try:
         with contextlib.ExitStack() as cleanup:
@@ -50,21 +56,31 @@ def main(argv: list[str] | None = None) -> int:
             cleanup.callback(cluster.remove)
             tgt, _ = target.start_embedded(cluster)  # from the template cache when nothing changed
             spec = tgt.for_children().to_json()
-            if args.matrix in ("both", "generated"):
+            if args.matrix in ("all", "both", "generated"):
                 started = time.monotonic()
                 results = generated_run.run(
                     spec, jobs=args.jobs, sample=args.sample, seed=args.seed, only=args.only, max_proofs=args.max_proofs
                 )
                 generated = generated_report.summarise(results)
                 timings["generated"] = time.monotonic() - started
-            if args.matrix in ("both", "registry"):
+            if args.matrix in ("all", "both", "registry", "scripts"):
                 started = time.monotonic()
-                outcomes = mutation.run_all(spec, only=args.only, jobs=args.jobs)
+                found = mutation.run_all(
+                    spec,
+                    only=args.only,
+                    jobs=args.jobs,
+                    sabotages_too=args.matrix != "scripts",
+                    script_mutants=args.matrix in ("all", "scripts"),
+                )
+                if args.matrix != "scripts":
+                    outcomes = [o for o in found if not o.sabotage.startswith(scripts.PREFIX)]
+                if args.matrix in ("all", "scripts"):
+                    script_outcomes = [o for o in found if o.sabotage.startswith(scripts.PREFIX)]
                 timings["registry"] = time.monotonic() - started
     except (SetupError, RuntimeError) as exc:
         print(f"iu-mutate: {exc.line() if isinstance(exc, SetupError) else exc}", file=sys.stderr)
         return 2
-    doc = mutation.write(outcomes, Path(args.report_dir), generated=generated)
+    doc = mutation.write(outcomes, Path(args.report_dir), generated=generated, script_outcomes=script_outcomes)
     ok = True
     if outcomes is not None:
         reg = doc["registry"]
@@ -72,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in reg["survived"]:
             print(f"SURVIVED: {name}", file=sys.stderr)
         ok = ok and reg["verdict"] == "proven"
+    if script_outcomes is not None:
+        sd = doc["scripts"]
+        print(f"scripts: {sd['killed']} of {sd['mutants']} ops-script mutants killed, score {_pct(sd['score'])}")
     if generated is not None:
         ranges = ", ".join(
             f"{name} {_pct(r['score'])} ({r['killed']}/{r['total'] - r['equivalent']})"

@@ -33,6 +33,7 @@ import pytest
 
 from iu_prove import claims, paths
 from iu_prove.dsn import connect
+from iu_prove.mutants import scripts
 from iu_prove.mutants.plugin import _progress, _state
 from iu_prove.runstate import database_name
 from iu_prove.sabotage import IN_PROCESS_MODES, OPS_DIR_ENV, Sabotage, SabotageError, registry
@@ -51,8 +52,10 @@ def in_process(sab: Sabotage, fixtures_by_claim: dict[str, set[str]]) -> bool:
 def execute(run, session: pytest.Session, ids_file: str, out: str) -> None:
     from iu_prove.mutation import Outcome
 
+    ids = json.loads(Path(ids_file).read_text())
     reg = registry()
-    wanted = [reg[i] for i in json.loads(Path(ids_file).read_text())]
+    made = scripts.by_id() if any(i.startswith(scripts.PREFIX) for i in ids) else {}
+    wanted = [made[i] if i.startswith(scripts.PREFIX) else reg[i] for i in ids]
     state = _state(session.config)
     tgt = state.target
     by_claim: dict[str, list[pytest.Item]] = {}
@@ -63,6 +66,7 @@ def execute(run, session: pytest.Session, ids_file: str, out: str) -> None:
     fixtures: dict[str, set[str]] = {}
     for cid, items in by_claim.items():
         fixtures[cid] = {f for item in items for f in item.fixturenames}  # type: ignore[attr-defined]
+    reach = _ScriptReach(session.items) if made else None
     deferred = [sab.id for sab in wanted if not in_process(sab, fixtures)]
     wanted = [sab for sab in wanted if sab.id not in deferred]
     applies = _check_applies(tgt, wanted)
@@ -73,6 +77,16 @@ def execute(run, session: pytest.Session, ids_file: str, out: str) -> None:
         out_ = Outcome(sab.id, list(sab.kills), sab.mode, sab.description)
         if applies[sab.id]:
             out_.error = f"the sabotage's SQL does not apply: {applies[sab.id]}"
+        elif sab.source == scripts.SOURCE:  # a generated script mutant: killed by the first claim that fails
+            assert reach is not None
+            out_.kills = reach.claims(sab.script)
+            if not out_.kills:
+                out_.error = "no proof names the script"
+            for cid in out_.kills:
+                if _claim_fails(run, state, sab, reach.items(cid), session.items):
+                    out_.failed_claims = [cid]
+                    break
+            out_.survivors = [] if out_.failed_claims else list(out_.kills)
         else:
             missing = [c for c in sab.kills if c not in by_claim]
             if missing:
@@ -91,6 +105,39 @@ def execute(run, session: pytest.Session, ids_file: str, out: str) -> None:
         )
     doc = {"outcomes": [asdict(o) for o in outcomes], "deferred": deferred}
     Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+class _ScriptReach:
+    """Which claims' proofs run an ops script: those whose module, or a helper module of their
+    package, names it or a script that includes it; proofs that need a child run are left out."""
+
+    def __init__(self, items: list[pytest.Item]):
+        self.includers = scripts.includers()
+        self.texts: dict[Path, str] = {}
+        self.by_claim: dict[str, list[pytest.Item]] = {}
+        for item in items:
+            cid = claims.claim_of(item)
+            if not cid or set(item.fixturenames) & set(NEEDS_A_CHILD_RUN):  # type: ignore[attr-defined]
+                continue
+            self.by_claim.setdefault(cid, []).append(item)
+
+    def _text(self, module: Path) -> str:
+        if module not in self.texts:
+            helpers = sorted(module.parent.glob("_*.py"))
+            self.texts[module] = "\n".join(p.read_text() for p in [module, *helpers])
+        return self.texts[module]
+
+    def items(self, cid: str) -> list[pytest.Item]:
+        return self.by_claim.get(cid, [])
+
+    def claims(self, script: str) -> list[str]:
+        names = self.includers.get(script, {script})
+        found = [
+            cid
+            for cid, items in self.by_claim.items()
+            if any(scripts.names_a_script(self._text(Path(str(i.path))), names) for i in items)
+        ]
+        return sorted(found, key=claims.sort_key)
 
 
 def _claim_fails(run, state, sab: Sabotage, items: list[pytest.Item], everything: list[pytest.Item]) -> bool:
