@@ -66,7 +66,7 @@ retention-enable:  ## dry run of the retention cleanup on DSN; LIVE=true (with A
 	@tools/retention-enable.sh  # DSN, LIVE, AUTHORITY, OUT, ACTOR reach it through the environment, never the command line
 
 MUTATE_ARGS ?=
-mutate: $(STAMP)  ## both mutation matrices: every sabotage, and mutants generated from the functions (reports/mutation-report.md)
+mutate: $(STAMP)  ## the mutation matrices: every sabotage, mutants of the functions and views, and of the ops scripts (reports/mutation-report.md)
 	$(VENV)/bin/iu-mutate --jobs $(if $(filter auto,$(WORKERS)),2,$(WORKERS)) --report-dir $(REPORTS) $(MUTATE_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed

@@ -167,3 +167,37 @@ def test_a_mutant_meets_one_proof_per_claim_before_a_second_of_any_claim():
     everything = choose(reaching, 0, wins, seconds, claim_of)
     assert everything[:8] == chosen, "no limit: the same order, one proof per claim first"
     assert sorted(everything) == sorted(reaching), "no limit: every reaching proof once"
+
+
+def test_script_mutants_edit_sql_and_dollar_bodies_never_psql_meta_commands():
+    """An ops script's mutants edit its SQL and its DO block, never a psql meta-command; each is
+    the whole script with one edit, replaceable exactly once."""
+    from iu_prove.mutants import scripts
+
+    text = (
+        "\\if :{?n}\n"
+        "\\else\n"
+        "  \\set n 1\n"
+        "\\endif\n"
+        "SELECT :'n'::int > 0 AS ok \\gset\n"
+        "DO $body$ BEGIN IF 1 < 2 THEN RAISE NOTICE 'x'; END IF; END $body$;\n"
+    )
+    made = scripts.mutants_of("demo/demo.sql", text)
+    diffs = [m.description for m in made]
+    assert "L5: SELECT :'n'::int > 0 AS ok \\gset → SELECT :'n'::int >= 0 AS ok \\gset" in diffs
+    assert any(d.startswith("L6:") and "IF 1 <= 2" in d for d in diffs), diffs
+    assert not any(d.startswith(("L1:", "L2:", "L3:", "L4:")) for d in diffs), "a meta-command was mutated"
+    for m in made:
+        assert m.id.startswith(scripts.PREFIX + "demo/demo.sql/") and m.mode == "script"
+        old, new = m.replace
+        assert old == text and new != text and text.count(old) == 1
+
+
+def test_a_script_is_reached_through_the_scripts_that_include_it():
+    """_lib/preamble.sql is reached through every script that includes it; a script only through itself."""
+    from iu_prove.mutants import scripts
+
+    closure = scripts.includers()
+    users = {rel for rel in closure if not rel.startswith("_lib/")}
+    assert users and users <= closure["_lib/preamble.sql"], users - closure["_lib/preamble.sql"]
+    assert closure["scaleout/verify_batch.sql"] == {"scaleout/verify_batch.sql"}
