@@ -298,3 +298,44 @@ def test_a_script_missing_a_required_input_refuses_with_its_code_and_message(fre
         rows=[run.stderr.strip()[-400:]],
     )
     evidence.expect_no_rows("tables changed", sup.fingerprint_delta(before, sup.fingerprint_of(fresh_database)))
+
+
+# dirty marks aged across the 24-hour line: the oldest 30 h 05 m 30 s (printed 01d 06h 05m), two over 24 h
+MARK_AGES = ["30 hours 5 minutes 30 seconds", "24 hours 30 minutes", "23 hours 30 minutes", "2 hours"]
+
+
+@pytest.mark.claim("G-6")
+@pytest.mark.durable
+def test_refresh_stale_reports_the_dirty_marks_their_oldest_age_and_those_over_24_hours(fresh_database, psql, evidence):
+    """refresh_stale.sql's dry run reports the dirty count, oldest mark's age, marks over 24 h; live leaves none."""
+    with connect(fresh_database, autocommit=True) as conn:
+        conn.execute("DELETE FROM iu_three_axis_envelope_dirty")
+        ids = [r[0] for r in conn.execute("SELECT id FROM information_unit WHERE kind = 'collection' ORDER BY code")]
+        for cid, age in zip(ids, MARK_AGES, strict=False):
+            conn.execute(
+                "INSERT INTO iu_three_axis_envelope_dirty (collection_id, marked_at, reason) "
+                "VALUES (%s, now() - %s::interval, 'proof')",
+                [cid, age],
+            )
+        marks = conn.execute("SELECT count(*) FROM iu_three_axis_envelope_dirty").fetchone()[0]
+    dry = psql.run("envelope-refresh/refresh_stale.sql", dsn=fresh_database)
+    want_dry = (
+        f"envelope refresh (dry run): {marks} dirty collection(s) would be refreshed (oldest mark 01d 06h 05m old, "
+        "2 over 24 hours); nothing was changed; -v live=true commits"
+    )
+    evidence.expect("marks set (counted apart)", have=marks, want=len(MARK_AGES))
+    evidence.expect_true("the dry run's line", want_dry in dry.stdout, rows=[want_dry, dry.output[-400:]])
+    live = psql.run("envelope-refresh/refresh_stale.sql", dsn=fresh_database, live="true")
+    again = psql.run("envelope-refresh/refresh_stale.sql", dsn=fresh_database)
+    with connect(fresh_database, autocommit=True) as conn:
+        left = conn.execute("SELECT count(*) FROM iu_three_axis_envelope_dirty").fetchone()[0]
+    evidence.expect(
+        "exits (dry, live, dry again) and marks left",
+        have=[dry.returncode, live.returncode, again.returncode, left],
+        want=[0, 0, 0, 0],
+    )
+    want_none = (
+        "envelope refresh (dry run): 0 dirty collection(s) would be refreshed (oldest mark - old, 0 over 24 hours); "
+        "nothing was changed; -v live=true commits"
+    )
+    evidence.expect_true("nothing dirty: the dry run's line", want_none in again.stdout, rows=[again.output[-400:]])

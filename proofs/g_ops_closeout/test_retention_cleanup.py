@@ -97,3 +97,54 @@ def test_the_dry_run_script_changes_nothing(psql, proof_dsn, evidence):
     )
     evidence.expect_no_rows("policy tables or config changed", sup.fingerprint_delta(before, after))
     evidence.expect("row counts of every table", have=counts_after, want=counts_before)
+
+
+PROBE_TABLE = "Retention Probe Log"  # a policy table whose name needs quotes
+
+
+@pytest.mark.claim("G-2")
+@pytest.mark.durable
+def test_the_dry_run_script_counts_a_disabled_policy_as_zero_and_a_quoted_table_exactly(fresh_database, psql, evidence):
+    """dry_run.sql prints every policy, a disabled one with 0 to delete, a quoted table's rows exactly; sums enabled."""
+    with connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE iu_core_retention_policy SET enabled = false WHERE table_name = 'event_outbox_delivery_log'"
+        )
+        probe = sql.Identifier(PROBE_TABLE)
+        conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, occurred_at timestamptz NOT NULL)").format(probe))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} SELECT g, now() - g * interval '1 day' + interval '1 hour' FROM generate_series(1, 3) g"
+            ).format(probe)
+        )
+        conn.execute(
+            "INSERT INTO iu_core_retention_policy (table_name, timestamp_column, retain, registered_in) "
+            "VALUES (%s, 'occurred_at', '1 day', 'proof')",
+            [PROBE_TABLE],
+        )
+        tables = [p.table for p in sup.policies(conn)]
+        enabled = [p.table for p in sup.policies(conn) if p.enabled]
+        counts = sup.row_counts(conn)
+        expired = _expired_counts(conn, sup.db_now(conn))
+    run = psql.run("retention-enable/dry_run.sql", dsn=fresh_database)
+    printed = sup.parse_psql_table(run.stdout, "table_name")
+    evidence.expect("dry_run.sql exit", have=run.returncode, want=0, rows=[run.output[-800:]])
+    evidence.expect("the quoted table's expired rows (counted apart)", have=expired.get(PROBE_TABLE), want=2)
+    evidence.expect(
+        "printed per table: would_delete, total_rows (counted apart; a disabled policy deletes 0)",
+        have={r["table_name"]: (r.get("would_delete"), r.get("total_rows")) for r in printed},
+        want={t: (str(expired.get(t, 0)), str(counts[t])) for t in tables},
+    )
+    summary = (
+        f"retention dry run: {sum(expired.values())} row(s) in {len(enabled)} enabled table(s) would be deleted; "
+        "gate iu_core.retention_enabled is closed; nothing was changed"
+    )
+    evidence.expect_true("the summary line", summary in run.stdout, rows=[summary, run.stdout[-400:]])
+    with connect(fresh_database, autocommit=True) as conn:
+        conn.execute("UPDATE iu_core_retention_policy SET enabled = false")
+    none = psql.run("retention-enable/dry_run.sql", dsn=fresh_database)
+    nothing = (
+        "retention dry run: 0 row(s) in 0 enabled table(s) would be deleted; "
+        "gate iu_core.retention_enabled is closed; nothing was changed"
+    )
+    evidence.expect_true("every policy disabled: the summary line", nothing in none.stdout, rows=[none.stdout[-400:]])
