@@ -170,8 +170,8 @@ def test_a_mutant_meets_one_proof_per_claim_before_a_second_of_any_claim():
 
 
 def test_script_mutants_edit_sql_and_dollar_bodies_never_psql_meta_commands():
-    """An ops script's mutants edit its SQL and its DO block, never a psql meta-command; each is
-    the whole script with one edit, replaceable exactly once."""
+    """An ops script's mutants edit its SQL and its DO blocks (only where the block still parses),
+    never a psql meta-command; each is the whole script with one edit, replaceable exactly once."""
     from iu_prove.mutants import scripts
 
     text = (
@@ -181,12 +181,14 @@ def test_script_mutants_edit_sql_and_dollar_bodies_never_psql_meta_commands():
         "\\endif\n"
         "SELECT :'n'::int > 0 AS ok \\gset\n"
         "DO $body$ BEGIN IF 1 < 2 THEN RAISE NOTICE 'x'; END IF; END $body$;\n"
+        "DO $r$ BEGIN RAISE EXCEPTION USING ERRCODE = 'IU010', MESSAGE = 'x'; END $r$;\n"
     )
     made = scripts.mutants_of("demo/demo.sql", text)
     diffs = [m.description for m in made]
     assert "L5: SELECT :'n'::int > 0 AS ok \\gset → SELECT :'n'::int >= 0 AS ok \\gset" in diffs
     assert any(d.startswith("L6:") and "IF 1 <= 2" in d for d in diffs), diffs
     assert not any(d.startswith(("L1:", "L2:", "L3:", "L4:")) for d in diffs), "a meta-command was mutated"
+    assert not any("ERRCODE <>" in d for d in diffs), "a DO body mutant that does not parse is not made"
     for m in made:
         assert m.id.startswith(scripts.PREFIX + "demo/demo.sql/") and m.mode == "script"
         old, new = m.replace

@@ -20,6 +20,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from pglast import parser as pgparser
+
 from iu_prove import paths
 from iu_prove.mutants import generate
 from iu_prove.sabotage import Sabotage
@@ -52,15 +54,31 @@ def _spans(sql: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _plpgsql_parses(body: str) -> bool:
+    """Does a dollar-quoted body parse as PL/pgSQL (a DO block's language)?"""
+    try:
+        pgparser.parse_plpgsql_json(
+            f"CREATE FUNCTION iu_ops_do() RETURNS void LANGUAGE plpgsql AS $iu_ops$ {body} $iu_ops$"
+        )
+    except Exception:  # pglast's ParseError, and errors from the plpgsql compiler
+        return False
+    return True
+
+
 def mutants_of(rel: str, text: str) -> list[Sabotage]:
-    """Every mutant of one script (``rel``: its path under ``sql/ops``)."""
+    """Every mutant of one script (``rel``: its path under ``sql/ops``). In a dollar-quoted body
+    that parses as PL/pgSQL, a mutant that does not (``ERRCODE <> 'IU010'``) is not made."""
     sql = _sql_of(text)
     seen: set[str] = set()
     out: list[Sabotage] = []
-    for span in _spans(sql):
+    for k, span in enumerate(_spans(sql)):
+        body = text[span[0] : span[1]]
+        check = k > 0 and _plpgsql_parses(body)  # span 0 is the script; the others are dollar bodies
         for operator, start, end, replacement in generate._edits(generate._tokens(sql, span)):
             mutated = text[:start] + replacement + text[end:]
             if mutated == text or mutated in seen:
+                continue
+            if check and not _plpgsql_parses(mutated[span[0] : span[1] + len(replacement) - (end - start)]):
                 continue
             seen.add(mutated)
             line, diff = generate._diff_line(text, start, end, replacement)
