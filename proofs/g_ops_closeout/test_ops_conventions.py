@@ -254,31 +254,46 @@ def test_the_runbook_scaleout_section_leaves_the_healthcheck_green_a_day_later(f
     evidence.expect("red surfaces a day later after the section", have=red_a_day_later(), want=[])
 
 
-# A script's own refusals of a required input, each alone: (script, variables) -> SQLSTATE and message
+# A script's own refusals of a required input, each alone: (script, variables) -> SQLSTATE, message, hint ('': none)
+EXPORT_HINT = (
+    "list the instance codes: SELECT u.code FROM iu_collection_template_instance_lineage l "
+    "JOIN information_unit u ON u.id = l.instance_collection_id ORDER BY 1"
+)
 MISSING_INPUTS = {
     "export without code": (
         "scaleout/export_instance.sql",
         {},
         "IU043",
         "export refused: -v code=<collection code> is required; nothing was written",
+        EXPORT_HINT,
     ),
     "export with a blank code": (
         "scaleout/export_instance.sql",
         {"code": " "},
         "IU043",
         "export refused: -v code=<collection code> is required; nothing was written",
+        EXPORT_HINT,
     ),
     "import without file": (
         "scaleout/import_instance.sql",
         {"actor": "iu-core-conv"},
         "IU043",
         "import refused: -v file=<path> is required (a text written by export_instance.sql); nothing was written",
+        "",
+    ),
+    "import of a file that does not exist": (
+        "scaleout/import_instance.sql",
+        {"actor": "iu-core-conv", "file": "/nonexistent/iu-import.iutext"},
+        "IU043",
+        "import refused: -v file=/nonexistent/iu-import.iutext: no such readable file (relative to ",
+        "write one with export_instance.sql -v code=CODE -v out=FILE",
     ),
     "a bad allow_empty (the preamble's, no hint)": (
         "scaleout/rollback_batch.sql",
         {"actor": "iu-core-12x-bulk", "allow_empty": "maybe"},
         "IU043",
         "scaleout/rollback_batch.sql refused: -v allow_empty must be true or false, got 'maybe'; nothing was done",
+        "",
     ),
 }
 
@@ -287,14 +302,21 @@ MISSING_INPUTS = {
 @pytest.mark.durable
 @pytest.mark.parametrize("case", list(MISSING_INPUTS))
 def test_a_script_missing_a_required_input_refuses_with_its_code_and_message(fresh_database, psql, evidence, case):
-    """A script run without its required input exits 3 with its SQLSTATE and message, and writes nothing."""
-    script, variables, state, message = MISSING_INPUTS[case]
+    """A script run without its required input exits 3 with its SQLSTATE, message and hint, and writes nothing."""
+    script, variables, state, message, hint = MISSING_INPUTS[case]
     before = sup.fingerprint_of(fresh_database)
     run = psql.run(script, dsn=fresh_database, VERBOSITY="verbose", **variables)
     evidence.expect(
         "exit code and the error line (SQLSTATE: message)",
         have=[run.returncode, f"ERROR:  {state}: {message}" in run.stderr],
         want=[3, True],
+        rows=[run.stderr.strip()[-400:]],
+    )
+    hints = [ln.removeprefix("HINT:").strip() for ln in run.stderr.splitlines() if ln.startswith("HINT:")]
+    evidence.expect(
+        "the hint lines",
+        have=hints,
+        want=[hint] if hint else [],
         rows=[run.stderr.strip()[-400:]],
     )
     evidence.expect_no_rows("tables changed", sup.fingerprint_delta(before, sup.fingerprint_of(fresh_database)))
