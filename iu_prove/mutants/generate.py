@@ -466,6 +466,33 @@ def _parses(fn: Function, body: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One operator applied at one place: the whole text after it, where, and how it reads."""
+
+    operator: str
+    start: int
+    end: int
+    replacement: str
+    mutated: str
+    line: int
+    diff: str  # one line: "L12: old → new"
+    digest: str  # of (start, end, replacement): the id's suffix
+
+
+def edits(text: str, span: tuple[int, int], seen: set[str], *, scanned: str | None = None, message: bool = False):
+    """The edits of one region of ``text`` whose result is new (not ``text``, not in ``seen``,
+    which it extends). ``scanned``: the text the scanner reads, where it differs (same offsets)."""
+    for operator, start, end, replacement in _edits(_tokens(scanned or text, span), message):
+        mutated = text[:start] + replacement + text[end:]
+        if mutated == text or mutated in seen:
+            continue
+        seen.add(mutated)
+        line, diff = _diff_line(text, start, end, replacement)
+        digest = hashlib.sha1(f"{start}:{end}:{replacement}".encode()).hexdigest()[:6]
+        yield Edit(operator, start, end, replacement, mutated, line, diff, digest)
+
+
 def mutants_of(fn: Function) -> list[Mutant]:
     seen: set[str] = set()
     out: list[Mutant] = []
@@ -478,29 +505,22 @@ def mutants_of(fn: Function) -> list[Mutant]:
             shape = None
     spans, messages = _regions(fn)
     for span in spans:
-        toks = _tokens(body, span)
-        for operator, start, end, replacement in _edits(toks, span in messages):
-            mutated = body[:start] + replacement + body[end:]
-            if mutated == body or mutated in seen:
-                continue
-            seen.add(mutated)
-            line, diff = _diff_line(body, start, end, replacement)
-            digest = hashlib.sha1(f"{start}:{end}:{replacement}".encode()).hexdigest()[:6]
+        for edit in edits(body, span, seen, message=span in messages):
             mutant = Mutant(
-                id=f"{fn.name}/{operator}/L{line}-{digest}",
+                id=f"{fn.name}/{edit.operator}/L{edit.line}-{edit.digest}",
                 function=fn.signature,
                 migration=fn.migration,
-                operator=operator,
-                line=line,
-                diff=diff,
-                body=mutated,
-                statement=shape.statement_at(start) if shape is not None else None,
+                operator=edit.operator,
+                line=edit.line,
+                diff=edit.diff,
+                body=edit.mutated,
+                statement=shape.statement_at(edit.start) if shape is not None else None,
             )
-            error = _parses(fn, mutated)
+            error = _parses(fn, edit.mutated)
             if error:
                 mutant.compiles, mutant.compile_error = False, error.splitlines()[0][:200]
             else:
-                mutant.sql = fn.replace_sql(mutated)
+                mutant.sql = fn.replace_sql(edit.mutated)
             out.append(mutant)
     return out
 

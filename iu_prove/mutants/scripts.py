@@ -16,7 +16,6 @@ killed by the first claim that fails (:mod:`iu_prove.mutants.registry`).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -72,27 +71,21 @@ def mutants_of(rel: str, text: str) -> list[Sabotage]:
     seen: set[str] = set()
     out: list[Sabotage] = []
     for k, span in enumerate(_spans(sql)):
-        body = text[span[0] : span[1]]
-        check = k > 0 and _plpgsql_parses(body)  # span 0 is the script; the others are dollar bodies
-        for operator, start, end, replacement in generate._edits(generate._tokens(sql, span)):
-            mutated = text[:start] + replacement + text[end:]
-            if mutated == text or mutated in seen:
+        check = k > 0 and _plpgsql_parses(text[span[0] : span[1]])  # span 0 is the script; then dollar bodies
+        for edit in generate.edits(text, span, seen, scanned=sql):
+            grown = len(edit.replacement) - (edit.end - edit.start)
+            if check and not _plpgsql_parses(edit.mutated[span[0] : span[1] + grown]):
                 continue
-            if check and not _plpgsql_parses(mutated[span[0] : span[1] + len(replacement) - (end - start)]):
-                continue
-            seen.add(mutated)
-            line, diff = generate._diff_line(text, start, end, replacement)
-            digest = hashlib.sha1(f"{start}:{end}:{replacement}".encode()).hexdigest()[:6]
             out.append(
                 Sabotage(
-                    id=f"{PREFIX}{rel}/{operator}/L{line}-{digest}",
+                    id=f"{PREFIX}{rel}/{edit.operator}/L{edit.line}-{edit.digest}",
                     kills=(),
                     mode="script",
-                    description=diff,
+                    description=edit.diff,
                     sql="",
                     source=SOURCE,
                     script=rel,
-                    replace=(text, mutated),
+                    replace=(text, edit.mutated),
                 )
             )
     return out
@@ -134,5 +127,6 @@ def includers(ops: Path | None = None) -> dict[str, set[str]]:
 
 
 def names_a_script(text: str, scripts: set[str]) -> bool:
-    """Does a module's text name one of ``scripts`` (by its path under sql/ops or its file name)?"""
-    return any(rel in text or Path(rel).name in text for rel in scripts)
+    """Does a module's text name one of ``scripts`` (by its path under sql/ops or its file name, as a
+    whole name: ``probe.sql`` is not named by ``outbox_probe.sql``)?"""
+    return any(re.search(rf"(?<![\w.-]){re.escape(Path(rel).name)}\b", text) for rel in scripts)
